@@ -1,0 +1,154 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/tempstream/tempstream/pkg/sim"
+)
+
+// config is everything run needs, from flags with TEMPSTREAM_* environment
+// variables as defaults.
+type config struct {
+	Addr            string
+	Interval        time.Duration
+	SimMin, SimMax  float64
+	SimModel        string
+	Seed            int64
+	Heartbeat       time.Duration
+	Retry           time.Duration
+	WriteTimeout    time.Duration
+	Retention       int
+	MaxSubscribers  int
+	ShutdownTimeout time.Duration
+	LogFormat       string
+	LogLevel        string
+}
+
+// usageError is a bad flag or environment value: run's caller exits with 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// envName is the environment variable that sets flag name's default.
+func envName(name string) string {
+	return "TEMPSTREAM_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+func newFlagSet(cfg *config) *flag.FlagSet {
+	fs := flag.NewFlagSet("tempstream", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&cfg.Addr, "addr", "0.0.0.0:5000", "address to listen on, host:port (port 0 picks a free one)")
+	fs.DurationVar(&cfg.Interval, "interval", time.Second, "time between simulated readings")
+	fs.Float64Var(&cfg.SimMin, "sim-min", 20, "lowest simulated reading, °C")
+	fs.Float64Var(&cfg.SimMax, "sim-max", 30, "highest simulated reading, °C")
+	fs.StringVar(&cfg.SimModel, "sim-model", string(sim.Walk), "simulator model: walk (small mean-reverting steps) or uniform (independent draws, as the original)")
+	fs.Int64Var(&cfg.Seed, "seed", 0, "simulator seed; 0 picks a random one (logged at start)")
+	fs.DurationVar(&cfg.Heartbeat, "heartbeat", 15*time.Second, "write a comment on a stream idle this long, so proxies keep it open; keep it under every proxy's read timeout")
+	fs.DurationVar(&cfg.Retry, "retry", 2*time.Second, "reconnection delay sent to clients as retry:")
+	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", 10*time.Second, "a subscriber whose write takes longer is disconnected (it resumes from the replay ring)")
+	fs.IntVar(&cfg.Retention, "retention", 3600, "events kept per stream for replay to resuming clients")
+	fs.IntVar(&cfg.MaxSubscribers, "max-subscribers", defaultMaxSubscribers(), "concurrent stream subscribers; past it, 503 with Retry-After (default: the open-file limit minus headroom)")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long shutdown may wait for open connections")
+	fs.StringVar(&cfg.LogFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return fs
+}
+
+// parseConfig reads the environment, then args (args[0] is the program
+// name). It returns flag.ErrHelp after writing the help to stdout.
+func parseConfig(args []string, getenv func(string) string, stdout io.Writer) (config, error) {
+	var cfg config
+	fs := newFlagSet(&cfg)
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		v := getenv(envName(f.Name))
+		if v == "" || err != nil {
+			return
+		}
+		if e := fs.Set(f.Name, v); e != nil {
+			err = usageError{fmt.Errorf("invalid value %q for %s (flag --%s): %v", v, envName(f.Name), f.Name, e)}
+		}
+	})
+	if err != nil {
+		return cfg, err
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			writeUsage(stdout, fs)
+			return cfg, flag.ErrHelp
+		}
+		return cfg, usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return cfg, usageError{fmt.Errorf("unexpected argument %q (commands: healthcheck; see --help)", fs.Arg(0))}
+	}
+	return cfg, cfg.validate()
+}
+
+func (c config) validate() error {
+	bad := func(flag, format string, a ...any) error {
+		return usageError{fmt.Errorf("invalid value for flag --%s (%s): %s", flag, envName(flag), fmt.Sprintf(format, a...))}
+	}
+	switch {
+	case c.Addr == "":
+		return bad("addr", "empty")
+	case c.Interval <= 0:
+		return bad("interval", "%v is not positive", c.Interval)
+	case math.IsNaN(c.SimMin) || math.IsInf(c.SimMin, 0):
+		return bad("sim-min", "%v is not a finite number", c.SimMin)
+	case math.IsNaN(c.SimMax) || math.IsInf(c.SimMax, 0):
+		return bad("sim-max", "%v is not a finite number", c.SimMax)
+	case c.SimMin >= c.SimMax:
+		return bad("sim-max", "%v is not above --sim-min %v", c.SimMax, c.SimMin)
+	case c.Heartbeat <= 0:
+		return bad("heartbeat", "%v is not positive", c.Heartbeat)
+	case c.Retry <= 0:
+		return bad("retry", "%v is not positive", c.Retry)
+	case c.WriteTimeout <= 0:
+		return bad("write-timeout", "%v is not positive", c.WriteTimeout)
+	case c.Retention < 1 || c.Retention > 10_000_000:
+		return bad("retention", "%d is not between 1 and 10000000", c.Retention)
+	case c.MaxSubscribers < 1:
+		return bad("max-subscribers", "%d is not positive", c.MaxSubscribers)
+	case c.ShutdownTimeout <= 0:
+		return bad("shutdown-timeout", "%v is not positive", c.ShutdownTimeout)
+	case c.LogFormat != "text" && c.LogFormat != "json":
+		return bad("log-format", "%q is not text or json", c.LogFormat)
+	}
+	if _, err := sim.ParseModel(c.SimModel); err != nil {
+		return bad("sim-model", "%q is not walk or uniform", c.SimModel)
+	}
+	if _, err := sim.New(sim.Config{Min: c.SimMin, Max: c.SimMax}); err != nil {
+		return bad("sim-max", "%v", err)
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return bad("log-level", "%q is not debug, info, warn or error", c.LogLevel)
+	}
+	return nil
+}
+
+func writeUsage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprint(w, `tempstream: live temperature readings over Server-Sent Events.
+
+Usage:
+  tempstream [flags]             serve the page (/temperature) and the stream (/events)
+  tempstream healthcheck [URL]   exit 0 if the server at URL answers /healthz (default: from TEMPSTREAM_ADDR)
+
+Every flag's default can be set with the environment variable named beside it.
+
+Flags:
+`)
+	fs.VisitAll(func(f *flag.Flag) {
+		typ, usage := flag.UnquoteUsage(f)
+		fmt.Fprintf(w, "  --%s %s\n      %s\n      env %s, default %q\n", f.Name, typ, usage, envName(f.Name), f.DefValue)
+	})
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/tempstream/tempstream/pkg/reading"
+	"github.com/tempstream/tempstream/pkg/sim"
+	"github.com/tempstream/tempstream/pkg/sse"
+)
+
+// temperatureStream is the stream that carries readings, served by default.
+const temperatureStream = "temperature"
+
+// run is the whole program: args[1] may name a command, otherwise it serves
+// until ctx is done or SIGINT/SIGTERM arrives, then shuts down within
+// --shutdown-timeout.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 1 && args[1] == "healthcheck" {
+		return runHealthcheck(ctx, args[2:], getenv, stdout)
+	}
+	cfg, err := parseConfig(args, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	log := newLogger(cfg, stderr)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	seed := cfg.Seed
+	if seed == 0 {
+		seed = rand.Int64N(1<<62) + 1
+	}
+	simulator, err := sim.New(sim.Config{Min: cfg.SimMin, Max: cfg.SimMax, Model: sim.Model(cfg.SimModel), Seed: seed})
+	if err != nil {
+		return usageError{err}
+	}
+
+	broker := sse.NewBroker(sse.StreamOptions{
+		Retention: cfg.Retention,
+		Epoch:     sse.NewEpoch(time.Now()),
+		Metrics:   sse.NewMetrics(reg),
+	}, temperatureStream)
+	temps, _ := broker.Stream(temperatureStream)
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (flag --addr): %w", cfg.Addr, err)
+	}
+	var ready atomic.Bool
+	srv := &http.Server{
+		Handler: routes(deps{
+			log:    log,
+			broker: broker,
+			reg:    reg,
+			ready:  &ready,
+			events: &sse.Handler{
+				Broker:         broker,
+				DefaultStream:  temperatureStream,
+				Retry:          cfg.Retry,
+				Heartbeat:      cfg.Heartbeat,
+				WriteTimeout:   cfg.WriteTimeout,
+				MaxSubscribers: cfg.MaxSubscribers,
+				Logger:         log,
+			},
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	// Shutdown closes the listener, then this ends every open stream, so
+	// clients reconnect (to the next process) instead of holding shutdown.
+	srv.RegisterOnShutdown(broker.Close)
+
+	var wg sync.WaitGroup
+	simCtx, stopSim := context.WithCancel(ctx)
+	defer stopSim()
+	publish := publisher(temps, log)
+	publish(simulator.Next(time.Now())) // a reading for the first subscribers at once
+	wg.Go(func() {
+		t := time.NewTicker(cfg.Interval)
+		defer t.Stop()
+		simulator.Run(simCtx, t.C, publish)
+	})
+
+	serveErr := make(chan error, 1)
+	wg.Go(func() { serveErr <- srv.Serve(ln) })
+	ready.Store(true)
+	log.Info("listening", "addr", ln.Addr().String(), "page", "http://"+ln.Addr().String()+"/temperature",
+		"seed", seed, "model", cfg.SimModel, "interval", cfg.Interval, "max_subscribers", cfg.MaxSubscribers)
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "cause", context.Cause(ctx))
+	case err = <-serveErr:
+		err = fmt.Errorf("serve: %w", err)
+	}
+	ready.Store(false)
+	stopSim()
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	start := time.Now()
+	if e := srv.Shutdown(shutdownCtx); e != nil {
+		log.Warn("shutdown timed out; closing connections", "err", e)
+		_ = srv.Close()
+	}
+	broker.Close()
+	wg.Wait()
+	log.Info("stopped", "shutdown", time.Since(start).Round(time.Millisecond))
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// publisher returns the simulator's emit function: each reading becomes one
+// temperature event on st.
+func publisher(st *sse.Stream, log *slog.Logger) func(sim.Reading) {
+	return func(r sim.Reading) {
+		data, err := reading.New(r.Sensor, r.Celsius, r.At).MarshalData()
+		if err == nil {
+			_, err = st.Publish(reading.EventType, data)
+		}
+		if err != nil && !errors.Is(err, sse.ErrClosed) {
+			log.Error("publish reading", "sensor", r.Sensor, "err", err)
+		}
+	}
+}
+
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel)) // validated
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,266 @@
+package sse
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/tempstream/tempstream/pkg/httpjson"
+)
+
+// Defaults for Handler fields left zero.
+const (
+	DefaultRetry        = 2 * time.Second
+	DefaultHeartbeat    = 15 * time.Second
+	DefaultWriteTimeout = 10 * time.Second
+)
+
+// maxBatch is how many frames one write takes before the handler flushes.
+const maxBatch = 256
+
+// heartbeatFrame is the comment sent on an idle stream.
+var heartbeatFrame = AppendComment(nil, "heartbeat")
+
+// Handler serves a stream of a Broker as text/event-stream.
+//
+// The stream is named by the "stream" query parameter (DefaultStream when
+// absent). A client resumes with the Last-Event-ID header, or on its first
+// connection with the query parameter lastEventId (lastEventID and
+// last_event_id are accepted too); the header wins. A resume point that cannot
+// be honoured is answered with a "reset" event (data: ResetInfo as JSON)
+// followed by every retained event, never with an error status, which would
+// end a browser's EventSource for good.
+//
+// Unknown streams get 404 and, past MaxSubscribers, requests get 503 with
+// Retry-After, both with a JSON body. The zero value of every field but
+// Broker works. Handler must not be copied after first use.
+type Handler struct {
+	Broker *Broker
+	// DefaultStream is served without a "stream" parameter; when empty, the
+	// broker's only stream (if it has exactly one).
+	DefaultStream string
+	// Retry is sent as "retry:" at the start of each response (DefaultRetry when 0).
+	Retry time.Duration
+	// Heartbeat is how long a response may stay silent before a comment is
+	// written to keep proxies from closing it (DefaultHeartbeat when 0).
+	Heartbeat time.Duration
+	// WriteTimeout bounds every write; a subscriber that misses it is
+	// evicted (DefaultWriteTimeout when 0).
+	WriteTimeout time.Duration
+	// MaxSubscribers caps concurrent responses over all streams; 0 means no cap.
+	MaxSubscribers int
+	// Logger gets one line per connection opened and closed; nil discards.
+	Logger *slog.Logger
+
+	active atomic.Int64
+}
+
+// Active returns the number of responses being streamed now.
+func (h *Handler) Active() int { return int(h.active.Load()) }
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+func (h *Handler) streamName(r *http.Request) string {
+	if name := r.URL.Query().Get("stream"); name != "" {
+		return name
+	}
+	if h.DefaultStream != "" {
+		return h.DefaultStream
+	}
+	if names := h.Broker.Names(); len(names) == 1 {
+		return names[0]
+	}
+	return ""
+}
+
+// ResumePoint returns the client's resume point: the Last-Event-ID header, or
+// else the lastEventId (lastEventID, last_event_id) query parameter.
+func ResumePoint(r *http.Request) string {
+	if id := r.Header.Get("Last-Event-ID"); id != "" {
+		return id
+	}
+	q := r.URL.Query()
+	for _, k := range [...]string{"lastEventId", "lastEventID", "last_event_id"} {
+		if id := q.Get(k); id != "" {
+			return id
+		}
+	}
+	return ""
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	m := h.Broker.metrics
+	name := h.streamName(r)
+	st, ok := h.Broker.Stream(name)
+	if !ok {
+		m.rejected.WithLabelValues("unknown_stream").Inc()
+		httpjson.Error(w, http.StatusNotFound, fmt.Sprintf("unknown stream %q", name),
+			map[string]any{"stream": name, "streams": h.Broker.Names()})
+		return
+	}
+	n := h.active.Add(1)
+	defer h.active.Add(-1)
+	retry := orDefault(h.Retry, DefaultRetry)
+	if h.MaxSubscribers > 0 && n > int64(h.MaxSubscribers) {
+		m.rejected.WithLabelValues("capacity").Inc()
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retry.Seconds()))))
+		httpjson.Error(w, http.StatusServiceUnavailable, "server at capacity: too many subscribers",
+			map[string]any{"maxSubscribers": h.MaxSubscribers})
+		return
+	}
+
+	rc := http.NewResponseController(w)
+	resume := ResumePoint(r)
+	sub, err := st.Subscribe(resume, func() { _ = rc.SetWriteDeadline(time.Now()) })
+	if err != nil {
+		m.rejected.WithLabelValues("closed").Inc()
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retry.Seconds()))))
+		httpjson.Error(w, http.StatusServiceUnavailable, "stream is shutting down", nil)
+		return
+	}
+	defer sub.Close()
+
+	c := conn{h: h, st: st, sub: sub, w: w, rc: rc, start: time.Now(),
+		writeTimeout: orDefault(h.WriteTimeout, DefaultWriteTimeout)}
+	log := h.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("stream", name, "remote", r.RemoteAddr)
+	log.Info("stream opened", "resume", truncate(resume, 64), "proto", r.Proto)
+	reason := c.serve(r, retry, orDefault(h.Heartbeat, DefaultHeartbeat))
+	log.Info("stream closed", "reason", reason, "duration", time.Since(c.start).Round(time.Millisecond),
+		"events", c.events, "bytes", c.bytes)
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// conn is one streamed response.
+type conn struct {
+	h            *Handler
+	st           *Stream
+	sub          *Subscription
+	w            http.ResponseWriter
+	rc           *http.ResponseController
+	start        time.Time
+	writeTimeout time.Duration
+	events       int
+	bytes        int
+}
+
+// write sends frames with a deadline and flushes them.
+func (c *conn) write(frames ...[]byte) error {
+	if err := c.rc.SetWriteDeadline(time.Now().Add(c.writeTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	n := 0
+	for _, f := range frames {
+		k, err := c.w.Write(f)
+		n += k
+		if err != nil {
+			c.bytes += n
+			c.st.m.bytes.Add(float64(n))
+			return err
+		}
+	}
+	c.bytes += n
+	c.st.m.bytes.Add(float64(n))
+	return c.rc.Flush()
+}
+
+// serve streams until the client leaves, the subscriber is evicted or the
+// stream closes, and says which.
+func (c *conn) serve(r *http.Request, retry, heartbeat time.Duration) string {
+	hdr := c.w.Header()
+	hdr.Set("Content-Type", "text/event-stream; charset=utf-8")
+	hdr.Set("Cache-Control", "no-cache, no-transform")
+	hdr.Set("X-Accel-Buffering", "no")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	if r.ProtoMajor == 1 && r.ProtoMinor >= 1 {
+		hdr.Set("Connection", "keep-alive")
+	}
+	c.w.WriteHeader(http.StatusOK)
+
+	sm := c.st.m
+	head := [][]byte{AppendRetry(nil, retry)}
+	if rs := c.sub.Reset; rs != nil {
+		rs.LastEventID = truncate(rs.LastEventID, 128)
+		data, _ := json.Marshal(rs)
+		frame, _ := AppendEvent(nil, Event{Type: "reset", Data: data})
+		head = append(head, frame)
+		sm.reset(rs.Reason)
+	}
+	if ResumePoint(r) != "" {
+		sm.replays.Inc()
+		sm.replayed.Add(float64(c.sub.Backlog))
+	}
+	if err := c.write(head...); err != nil {
+		return c.writeFailed(err)
+	}
+
+	hb := time.NewTimer(heartbeat)
+	defer hb.Stop()
+	frames := make([][]byte, 0, 16)
+	for {
+		var err error
+		frames, err = c.sub.Next(frames[:0], maxBatch)
+		if err != nil {
+			return err.Error()
+		}
+		if len(frames) > 0 {
+			if err := c.write(frames...); err != nil {
+				return c.writeFailed(err)
+			}
+			c.events += len(frames)
+			sm.delivered.Add(float64(len(frames)))
+			hb.Reset(heartbeat)
+			clear(frames) // let the ring drop frames we no longer need
+			if c.sub.Pending() {
+				continue
+			}
+		}
+		select {
+		case <-c.sub.Wake():
+		case <-hb.C:
+			if err := c.write(heartbeatFrame); err != nil {
+				return c.writeFailed(err)
+			}
+			sm.heartbeats.Inc()
+			hb.Reset(heartbeat)
+		case <-c.sub.Done():
+			return c.sub.Err().Error()
+		case <-r.Context().Done():
+			return "client gone"
+		}
+	}
+}
+
+// writeFailed classifies a failed write: a missed deadline evicts the
+// subscriber as slow, anything else means the client went away.
+func (c *conn) writeFailed(err error) string {
+	if e := c.sub.Err(); e != nil {
+		return e.Error() // evicted; the deadline was forced
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		c.st.m.droppedWrite.Inc()
+		return "write timeout"
+	}
+	return "client gone"
+}

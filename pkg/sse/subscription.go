@@ -1,0 +1,99 @@
+package sse
+
+import "sync/atomic"
+
+// ResetInfo says why a subscription could not resume where its client asked:
+// the client missed events. It is sent to the client as a "reset" event.
+type ResetInfo struct {
+	Reason      string `json:"reason"`             // ResetExpired or ResetUnknown
+	LastEventID string `json:"lastEventId"`        // the resume point asked for
+	OldestID    string `json:"oldestId,omitempty"` // the first event replayed, if any
+}
+
+// Subscription is one subscriber's position in a stream.
+//
+// One goroutine reads it: it calls Next until it returns no frames, then waits
+// on Wake or Done. Close may be called from any goroutine, more than once.
+type Subscription struct {
+	stream  *Stream
+	cursor  atomic.Uint64 // next sequence number to deliver
+	live    uint64        // head at Subscribe: events up to it are backlog, not counted against the queue limit
+	wake    chan struct{}
+	done    chan struct{}
+	err     error // set before done is closed
+	onEvict func()
+
+	// Reset is non-nil when the resume point could not be used.
+	Reset *ResetInfo
+	// Backlog is how many retained events a resuming subscriber is replayed
+	// before live ones (0 without a resume point).
+	Backlog int
+}
+
+// Wake receives a value after events have been published since it last did.
+func (sub *Subscription) Wake() <-chan struct{} { return sub.wake }
+
+// Done is closed when the subscription was evicted or its stream closed; Err
+// then says which.
+func (sub *Subscription) Done() <-chan struct{} { return sub.done }
+
+// Err returns ErrSlow or ErrClosed once Done is closed, and nil before.
+func (sub *Subscription) Err() error {
+	select {
+	case <-sub.done:
+		return sub.err
+	default:
+		return nil
+	}
+}
+
+// liveBacklog is how many events published after Subscribe are unread, when
+// head is the newest.
+func (sub *Subscription) liveBacklog(head uint64) uint64 {
+	read := max(sub.cursor.Load()-1, sub.live)
+	return head - read
+}
+
+// Next appends to dst the frames of up to max unread events, in order, and
+// moves past them. It returns dst unchanged when the subscriber is up to
+// date. If the subscription is done, or an unread event has left the ring,
+// it returns the error (ErrSlow, ErrClosed) and the subscriber must stop.
+// The frames are shared and must not be modified.
+func (sub *Subscription) Next(dst [][]byte, max int) ([][]byte, error) {
+	if err := sub.Err(); err != nil {
+		return dst, err
+	}
+	s := sub.stream
+	head := s.head.Load()
+	cur := sub.cursor.Load()
+	n := 0
+	for ; cur <= head && n < max; cur, n = cur+1, n+1 {
+		e := s.ring.get(cur)
+		if e == nil {
+			s.mu.Lock()
+			s.evictLocked(sub, ErrSlow)
+			s.mu.Unlock()
+			s.m.droppedQueue.Inc()
+			return dst, ErrSlow
+		}
+		dst = append(dst, e.frame)
+	}
+	sub.cursor.Store(cur)
+	return dst, nil
+}
+
+// Pending reports whether events are waiting to be read by Next.
+func (sub *Subscription) Pending() bool {
+	return sub.cursor.Load() <= sub.stream.head.Load()
+}
+
+// Close unsubscribes. After it returns, onEvict is not called.
+func (sub *Subscription) Close() {
+	s := sub.stream
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.subs[sub]; ok {
+		delete(s.subs, sub)
+		s.m.subscribers.Dec()
+	}
+}
