@@ -24,6 +24,7 @@ type config struct {
 	Heartbeat       time.Duration
 	Retry           time.Duration
 	WriteTimeout    time.Duration
+	SendBuffer      int
 	Retention       int
 	MaxSubscribers  int
 	ShutdownTimeout time.Duration
@@ -54,6 +55,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.DurationVar(&cfg.Heartbeat, "heartbeat", 15*time.Second, "write a comment on a stream idle this long, so proxies keep it open; keep it under every proxy's read timeout")
 	fs.DurationVar(&cfg.Retry, "retry", 2*time.Second, "reconnection delay sent to clients as retry:")
 	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", 10*time.Second, "a subscriber whose write takes longer is disconnected (it resumes from the replay ring)")
+	fs.IntVar(&cfg.SendBuffer, "sndbuf", 0, "kernel send buffer per connection in bytes; 0 keeps the system's (auto-tuned); small values find stalled clients sooner")
 	fs.IntVar(&cfg.Retention, "retention", 3600, "events kept per stream for replay to resuming clients")
 	fs.IntVar(&cfg.MaxSubscribers, "max-subscribers", defaultMaxSubscribers(), "concurrent stream subscribers; past it, 503 with Retry-After (default: the open-file limit minus headroom)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long shutdown may wait for open connections")
@@ -114,6 +116,8 @@ func (c config) validate() error {
 		return bad("retry", "%v is not positive", c.Retry)
 	case c.WriteTimeout <= 0:
 		return bad("write-timeout", "%v is not positive", c.WriteTimeout)
+	case c.SendBuffer < 0:
+		return bad("sndbuf", "%d is negative", c.SendBuffer)
 	case c.Retention < 1 || c.Retention > 10_000_000:
 		return bad("retention", "%d is not between 1 and 10000000", c.Retention)
 	case c.MaxSubscribers < 1:

@@ -64,6 +64,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("listen on %s (flag --addr): %w", cfg.Addr, err)
 	}
+	if cfg.SendBuffer > 0 {
+		ln = sndbufListener{ln, cfg.SendBuffer}
+	}
 	var ready atomic.Bool
 	srv := &http.Server{
 		Handler: routes(deps{

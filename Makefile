@@ -1,0 +1,27 @@
+# tempstream: `make test` is the whole suite (what .ci/run calls).
+GO ?= go
+FUZZTIME ?= 10s
+
+.PHONY: test fmt-check vet race fuzz run bench
+
+test: fmt-check vet race fuzz
+
+fmt-check:
+	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+race:
+	$(GO) test -race -count=1 -timeout 8m ./...
+
+# A short coverage-guided run of each fuzzer; corpora live in testdata/fuzz.
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzEncodeParse$$' -fuzztime=$(FUZZTIME) ./pkg/sse
+	$(GO) test -run='^$$' -fuzz='^FuzzReader$$' -fuzztime=$(FUZZTIME) ./pkg/sse
+
+run:
+	$(GO) run ./cmd/tempstream
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./pkg/sse
