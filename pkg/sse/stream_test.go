@@ -1,0 +1,318 @@
+package sse
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// MustPublish publishes n events of type "t" with data "<k>" and returns their IDs.
+func MustPublish(tb testing.TB, s *Stream, n int) []string {
+	tb.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		id, err := s.Publish("t", []byte(strconv.Itoa(i)))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ids[i] = id
+	}
+	return ids
+}
+
+// frameIDs parses the ID line of each frame.
+func frameIDs(tb testing.TB, frames [][]byte) []string {
+	tb.Helper()
+	ids := make([]string, len(frames))
+	for i, f := range frames {
+		line, _, _ := strings.Cut(string(f), "\n")
+		id, ok := strings.CutPrefix(line, "id: ")
+		if !ok {
+			tb.Fatalf("frame %q has no id line first", f)
+		}
+		ids[i] = id
+	}
+	return ids
+}
+
+// drain reads every pending frame of sub.
+func drain(tb testing.TB, sub *Subscription) []string {
+	tb.Helper()
+	frames, err := sub.Next(nil, 1<<20)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return frameIDs(tb, frames)
+}
+
+func equal(a, b []string) bool { return strings.Join(a, ",") == strings.Join(b, ",") }
+
+func TestIDsCarryTheEpoch(t *testing.T) {
+	s := NewStream("t", StreamOptions{Epoch: "ep"})
+	ids := MustPublish(t, s, 3)
+	if !equal(ids, []string{"ep-1", "ep-2", "ep-3"}) {
+		t.Fatalf("ids = %v", ids)
+	}
+	if s.LastID() != "ep-3" {
+		t.Fatalf("LastID = %q", s.LastID())
+	}
+	for _, bad := range []string{"ep-", "ep-x", "ep-+1", "other-1", "1", "ep-0", "ep-99999999999999999999999"} {
+		if _, ok := ParseID("ep", bad); ok {
+			t.Errorf("ParseID accepted %q", bad)
+		}
+	}
+	if seq, ok := ParseID("ep", "ep-42"); !ok || seq != 42 {
+		t.Fatalf("ParseID(ep-42) = %d, %v", seq, ok)
+	}
+	if a, b := NewEpoch(time.Unix(1, 0)), NewEpoch(time.Unix(2, 0)); a == b {
+		t.Fatalf("epochs of different start times are equal: %q", a)
+	}
+}
+
+func TestSubscribeWithoutResumeStartsAtNewest(t *testing.T) {
+	s := NewStream("t", StreamOptions{Epoch: "e"})
+	MustPublish(t, s, 5)
+	sub, err := s.Subscribe("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if got := drain(t, sub); !equal(got, []string{"e-5"}) {
+		t.Fatalf("first delivery = %v, want only the newest event", got)
+	}
+	MustPublish(t, s, 2)
+	if got := drain(t, sub); !equal(got, []string{"e-6", "e-7"}) {
+		t.Fatalf("live = %v", got)
+	}
+	if sub.Reset != nil || sub.Backlog != 0 {
+		t.Fatalf("reset %+v backlog %d", sub.Reset, sub.Backlog)
+	}
+}
+
+func TestSubscribeBeforeAnyEvent(t *testing.T) {
+	s := NewStream("t", StreamOptions{Epoch: "e"})
+	sub, _ := s.Subscribe("", nil)
+	defer sub.Close()
+	if got := drain(t, sub); len(got) != 0 {
+		t.Fatalf("got %v from an empty stream", got)
+	}
+	MustPublish(t, s, 1)
+	select {
+	case <-sub.Wake():
+	default:
+		t.Fatal("publish did not wake the subscriber")
+	}
+	if got := drain(t, sub); !equal(got, []string{"e-1"}) {
+		t.Fatalf("got %v", got)
+	}
+}
+
+func TestResumeReplaysExactlyTheMissedEvents(t *testing.T) {
+	s := NewStream("t", StreamOptions{Epoch: "e", Retention: 10})
+	MustPublish(t, s, 8)
+	sub, _ := s.Subscribe("e-5", nil)
+	defer sub.Close()
+	if got := drain(t, sub); !equal(got, []string{"e-6", "e-7", "e-8"}) {
+		t.Fatalf("replay = %v", got)
+	}
+	if sub.Reset != nil || sub.Backlog != 3 {
+		t.Fatalf("reset %+v backlog %d", sub.Reset, sub.Backlog)
+	}
+	// Up to date: nothing to replay, nothing reset.
+	sub2, _ := s.Subscribe("e-8", nil)
+	defer sub2.Close()
+	if got := drain(t, sub2); len(got) != 0 || sub2.Reset != nil {
+		t.Fatalf("up-to-date resume got %v, reset %+v", got, sub2.Reset)
+	}
+}
+
+func TestResumeThatCannotBeHonouredResets(t *testing.T) {
+	s := NewStream("t", StreamOptions{Epoch: "e", Retention: 4})
+	MustPublish(t, s, 10) // retained: e-7 … e-10
+	for _, tc := range []struct{ resume, reason string }{
+		{"e-2", ResetExpired},
+		{"garbage", ResetUnknown},
+		{"old-9", ResetUnknown},
+		{"e-11", ResetUnknown}, // not yet published
+		{"e-0", ResetUnknown},
+	} {
+		sub, _ := s.Subscribe(tc.resume, nil)
+		got := drain(t, sub)
+		sub.Close()
+		if sub.Reset == nil || sub.Reset.Reason != tc.reason || sub.Reset.LastEventID != tc.resume || sub.Reset.OldestID != "e-7" {
+			t.Errorf("%s: reset = %+v, want reason %s", tc.resume, sub.Reset, tc.reason)
+		}
+		if !equal(got, []string{"e-7", "e-8", "e-9", "e-10"}) {
+			t.Errorf("%s: replay = %v, want every retained event", tc.resume, got)
+		}
+	}
+	// The event just before the oldest retained: nothing was missed.
+	sub, _ := s.Subscribe("e-6", nil)
+	defer sub.Close()
+	if got := drain(t, sub); sub.Reset != nil || !equal(got, []string{"e-7", "e-8", "e-9", "e-10"}) {
+		t.Fatalf("resume at the edge: %v, reset %+v", got, sub.Reset)
+	}
+}
+
+func TestRetentionIsBounded(t *testing.T) {
+	s := NewStream("t", StreamOptions{Epoch: "e", Retention: 16})
+	MustPublish(t, s, 1000)
+	retained := 0
+	for i := range s.ring.slots {
+		if s.ring.slots[i].Load() != nil {
+			retained++
+		}
+	}
+	if retained != 16 {
+		t.Fatalf("ring holds %d entries, want 16", retained)
+	}
+}
+
+// TestSeamUnderConcurrentPublishing subscribes with resume points while a
+// publisher runs flat out: every subscriber must see the exact sequence after
+// its resume point, with no gap and no duplicate where replay meets live.
+func TestSeamUnderConcurrentPublishing(t *testing.T) {
+	const total = 20000
+	s := NewStream("t", StreamOptions{Epoch: "e", Retention: total, QueueLimit: total})
+	MustPublish(t, s, 10)
+	var wg sync.WaitGroup
+	wg.Go(func() { MustPublish(t, s, total-10) })
+	errs := make(chan error, 64)
+	for k := range 50 {
+		wg.Go(func() {
+			// Resume from a recent published event, as a reconnecting
+			// client does, while the publisher is running.
+			h := s.head.Load()
+			from := h - min(h-1, uint64(k%5))
+			sub, err := s.Subscribe(FormatID("e", from), nil)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer sub.Close()
+			if sub.Reset != nil {
+				errs <- fmt.Errorf("resume from %d reset: %+v", from, sub.Reset)
+				return
+			}
+			want := from + 1
+			deadline := time.After(10 * time.Second)
+			for want <= total {
+				frames, err := sub.Next(nil, 64)
+				if err != nil {
+					errs <- err
+					return
+				}
+				for _, id := range frameIDs(t, frames) {
+					if id != FormatID("e", want) {
+						errs <- fmt.Errorf("subscriber from %d: got %s, want e-%d", from, id, want)
+						return
+					}
+					want++
+				}
+				if len(frames) == 0 {
+					select {
+					case <-sub.Wake():
+					case <-deadline:
+						errs <- fmt.Errorf("subscriber from %d stuck at %d", from, want)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestSlowSubscriberIsEvictedWithoutBlockingPublish(t *testing.T) {
+	s := NewStream("t", StreamOptions{Epoch: "e", Retention: 100, QueueLimit: 10})
+	MustPublish(t, s, 50) // backlog before subscribing does not count
+	evicted := make(chan struct{})
+	slow, _ := s.Subscribe("e-1", func() { close(evicted) })
+	defer slow.Close()
+	fast, _ := s.Subscribe("", nil)
+	defer fast.Close()
+	drain(t, fast)
+	for i := range 11 {
+		MustPublish(t, s, 1)
+		if got := drain(t, fast); len(got) != 1 {
+			t.Fatalf("fast subscriber got %v after publish %d", got, i)
+		}
+		if i < 10 && slow.Err() != nil {
+			t.Fatalf("slow subscriber evicted after only %d live events", i+1)
+		}
+	}
+	select {
+	case <-evicted:
+	default:
+		t.Fatal("onEvict not called")
+	}
+	if !errors.Is(slow.Err(), ErrSlow) {
+		t.Fatalf("Err = %v, want ErrSlow", slow.Err())
+	}
+	if _, err := slow.Next(nil, 10); !errors.Is(err, ErrSlow) {
+		t.Fatalf("Next after eviction: %v", err)
+	}
+	if n := s.Subscribers(); n != 1 {
+		t.Fatalf("subscribers = %d, want 1", n)
+	}
+}
+
+func TestQueueLimitIsBelowRetention(t *testing.T) {
+	s := NewStream("t", StreamOptions{Retention: 10, QueueLimit: 1000})
+	if s.queueLimit != 5 {
+		t.Fatalf("queue limit = %d, want half the retention", s.queueLimit)
+	}
+}
+
+func TestCloseEndsSubscriptions(t *testing.T) {
+	s := NewStream("t", StreamOptions{})
+	sub, _ := s.Subscribe("", nil)
+	s.Close()
+	select {
+	case <-sub.Done():
+	default:
+		t.Fatal("Done not closed")
+	}
+	if !errors.Is(sub.Err(), ErrClosed) {
+		t.Fatalf("Err = %v", sub.Err())
+	}
+	if _, err := s.Publish("t", nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Publish after Close: %v", err)
+	}
+	if _, err := s.Subscribe("", nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Subscribe after Close: %v", err)
+	}
+	sub.Close()
+	s.Close() // idempotent
+}
+
+func TestPublishRefusesBreakingType(t *testing.T) {
+	s := NewStream("t", StreamOptions{})
+	if _, err := s.Publish("a\nb", []byte("x")); !errors.Is(err, ErrInvalidType) {
+		t.Fatalf("err = %v", err)
+	}
+	if s.LastID() != "" {
+		t.Fatal("a refused event took an ID")
+	}
+}
+
+func TestPublishCopiesData(t *testing.T) {
+	s := NewStream("t", StreamOptions{Epoch: "e"})
+	data := []byte("abc")
+	_, _ = s.Publish("t", data)
+	copy(data, "xyz")
+	sub, _ := s.Subscribe("", nil)
+	defer sub.Close()
+	frames, _ := sub.Next(nil, 1)
+	if !strings.Contains(string(frames[0]), "data: abc\n") {
+		t.Fatalf("frame %q changed with the caller's slice", frames[0])
+	}
+}
