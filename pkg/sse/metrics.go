@@ -37,6 +37,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		heartbeats:  counter("heartbeats_total", "Heartbeat comments sent.", "stream"),
 		rejected:    counter("rejected_connections_total", "Stream requests refused: reason capacity, unknown_stream or closed.", "reason"),
 	}
+	for _, reason := range []string{"capacity", "unknown_stream", "closed"} {
+		m.rejected.WithLabelValues(reason) // export zeros, so rates work from the start
+	}
 	if reg != nil {
 		reg.MustRegister(m.subscribers, m.published, m.delivered, m.bytes, m.dropped,
 			m.replays, m.replayed, m.resets, m.heartbeats, m.rejected)
@@ -57,6 +60,9 @@ type streamMetrics struct {
 }
 
 func (m *Metrics) stream(name string) streamMetrics {
+	for _, reason := range []string{ResetExpired, ResetUnknown} {
+		m.resets.WithLabelValues(name, reason)
+	}
 	return streamMetrics{
 		all:          m,
 		name:         name,
