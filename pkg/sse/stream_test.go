@@ -177,7 +177,7 @@ func TestRetentionIsBounded(t *testing.T) {
 // its resume point, with no gap and no duplicate where replay meets live.
 func TestSeamUnderConcurrentPublishing(t *testing.T) {
 	const total = 20000
-	s := NewStream("t", StreamOptions{Epoch: "e", Retention: total, QueueLimit: total})
+	s := NewStream("t", StreamOptions{Epoch: "e", Retention: 4 * total, QueueLimit: 2 * total})
 	MustPublish(t, s, 10)
 	var wg sync.WaitGroup
 	wg.Go(func() { MustPublish(t, s, total-10) })
