@@ -156,9 +156,9 @@ func (s *Stream) LastID() string {
 // subscription starts at the oldest retained event and Reset reports why.
 //
 // onEvict, if not nil, is called once (under the stream's lock, so it must
-// not block) when the subscriber is evicted or the stream closes, so that a
-// writer blocked on a slow client can be interrupted. It is never called
-// after Close of the subscription returns.
+// not block) when the subscriber is evicted as slow, so that a writer blocked
+// on that client can be interrupted. It is not called when the stream
+// closes, and never after Close of the subscription returns.
 func (s *Stream) Subscribe(lastEventID string, onEvict func()) (*Subscription, error) {
 	sub := &Subscription{
 		stream:  s,
@@ -209,7 +209,9 @@ func (s *Stream) evictLocked(sub *Subscription, err error) {
 	s.m.subscribers.Dec()
 	sub.err = err
 	close(sub.done)
-	if sub.onEvict != nil {
+	// Only a slow subscriber's writer is interrupted: at Close, writers end
+	// their responses cleanly (a blocked one is bounded by its deadline).
+	if err == ErrSlow && sub.onEvict != nil {
 		sub.onEvict()
 	}
 }
