@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"strings"
 	"sync/atomic"
 
 	"github.com/tempstream/tempstream/pkg/httpjson"
@@ -26,6 +27,10 @@ func handlePage(page []byte) http.Handler {
 func handleStatic() http.Handler {
 	files := http.StripPrefix("/static/", http.FileServerFS(templates.Static()))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") { // no directory listings
+			handleNotFound()(w, r)
+			return
+		}
 		w.Header().Set("Content-Security-Policy", contentSecurityPolicy)
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Cache-Control", "no-cache")

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tempstream/tempstream/pkg/httpjson"
 )
@@ -110,10 +111,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			map[string]any{"stream": name, "streams": h.Broker.Names()})
 		return
 	}
-	n := h.active.Add(1)
-	defer h.active.Add(-1)
 	retry := orDefault(h.Retry, DefaultRetry)
-	if h.MaxSubscribers > 0 && n > int64(h.MaxSubscribers) {
+	if n := h.active.Add(1); h.MaxSubscribers > 0 && n > int64(h.MaxSubscribers) {
+		h.active.Add(-1)
 		m.rejected.WithLabelValues("capacity").Inc()
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retry.Seconds()))))
 		httpjson.Error(w, http.StatusServiceUnavailable, "server at capacity: too many subscribers",
@@ -125,12 +125,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	resume := ResumePoint(r)
 	sub, err := st.Subscribe(resume, func() { _ = rc.SetWriteDeadline(time.Now()) })
 	if err != nil {
+		h.active.Add(-1)
 		m.rejected.WithLabelValues("closed").Inc()
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retry.Seconds()))))
 		httpjson.Error(w, http.StatusServiceUnavailable, "stream is shutting down", nil)
 		return
 	}
-	defer sub.Close()
 
 	c := conn{h: h, st: st, sub: sub, w: w, rc: rc, start: time.Now(),
 		writeTimeout: orDefault(h.WriteTimeout, DefaultWriteTimeout)}
@@ -141,15 +141,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	log = log.With("stream", name, "remote", r.RemoteAddr)
 	log.Info("stream opened", "resume", truncate(resume, 64), "proto", r.Proto)
 	reason := c.serve(r, retry, orDefault(h.Heartbeat, DefaultHeartbeat))
+	// Release the slot before saying so: a client that reconnects as soon
+	// as it sees the line must find it free.
+	sub.Close()
+	h.active.Add(-1)
 	log.Info("stream closed", "reason", reason, "duration", time.Since(c.start).Round(time.Millisecond),
 		"events", c.events, "bytes", c.bytes)
 }
 
+// truncate cuts s to at most n bytes, at a UTF-8 character boundary.
 func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // conn is one streamed response.
@@ -168,6 +176,11 @@ type conn struct {
 // write sends frames with a deadline and flushes them.
 func (c *conn) write(frames ...[]byte) error {
 	if err := c.rc.SetWriteDeadline(time.Now().Add(c.writeTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	// An eviction sets the deadline to now; if it came before the line
+	// above, it is seen here, so the evicted writer never waits it out.
+	if err := c.sub.Err(); err != nil {
 		return err
 	}
 	n := 0
@@ -239,10 +252,10 @@ func (c *conn) serve(r *http.Request, retry, heartbeat time.Duration) string {
 		select {
 		case <-c.sub.Wake():
 		case <-hb.C:
+			sm.heartbeats.Inc()
 			if err := c.write(heartbeatFrame); err != nil {
 				return c.writeFailed(err)
 			}
-			sm.heartbeats.Inc()
 			hb.Reset(heartbeat)
 		case <-c.sub.Done():
 			return c.sub.Err().Error()

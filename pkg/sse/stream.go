@@ -128,8 +128,8 @@ func (s *Stream) Publish(typ string, data []byte) (string, error) {
 	s.mu.Lock()
 	for sub := range s.subs {
 		if sub.liveBacklog(seq) > s.queueLimit {
-			s.evictLocked(sub, ErrSlow)
 			s.m.droppedQueue.Inc()
+			s.evictLocked(sub, ErrSlow)
 			continue
 		}
 		select {

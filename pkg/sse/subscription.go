@@ -70,10 +70,10 @@ func (sub *Subscription) Next(dst [][]byte, max int) ([][]byte, error) {
 	for ; cur <= head && n < max; cur, n = cur+1, n+1 {
 		e := s.ring.get(cur)
 		if e == nil {
+			s.m.droppedQueue.Inc()
 			s.mu.Lock()
 			s.evictLocked(sub, ErrSlow)
 			s.mu.Unlock()
-			s.m.droppedQueue.Inc()
 			return dst, ErrSlow
 		}
 		dst = append(dst, e.frame)

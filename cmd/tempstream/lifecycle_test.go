@@ -1,0 +1,316 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestShutdownEndsStreams: cancelling run's context ends every open stream
+// at once (clients see the end of the stream and reconnect elsewhere), and
+// run returns nil within a second.
+func TestShutdownEndsStreams(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, "--interval", "20ms")
+	var streams []*sseConn
+	for range 3 {
+		c := ts.openStream(t, "/events")
+		c.mustNext(t, 5*time.Second)
+		streams = append(streams, c)
+	}
+	start := time.Now()
+	stopped := make(chan error, 1)
+	go func() { stopped <- ts.stop(5 * time.Second) }()
+	for i, c := range streams {
+		for {
+			_, err := c.next(time.Until(start.Add(time.Second)))
+			if err == nil {
+				continue // events sent before the end
+			}
+			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Fatalf("stream %d: %v, want its end within 1s of shutdown", i, err)
+			}
+			t.Logf("stream %d ended: %v", i, err)
+			break
+		}
+	}
+	t.Logf("streams ended %v after cancel", time.Since(start))
+	if err := <-stopped; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if ts.stopDur > time.Second {
+		t.Fatalf("run returned %v after cancel, want within 1s", ts.stopDur)
+	}
+	for _, c := range streams {
+		ts.logs.waitClosed(t, time.Second, c.local)
+	}
+}
+
+// child is the built binary, running.
+type child struct {
+	cmd  *exec.Cmd
+	logs *logSink
+	done chan struct{} // closed when it exited
+	err  error         // Wait's result, set before done is closed
+}
+
+// startBinary starts the built binary with args; it is killed at the end of
+// the test if still running.
+func startBinary(t *testing.T, args ...string) *child {
+	t.Helper()
+	bin := buildBinary(t)
+	ch := &child{cmd: exec.Command(bin, args...), logs: newLogSink(), done: make(chan struct{})}
+	ch.cmd.Env = childEnv()
+	ch.cmd.Stderr = ch.logs
+	if err := ch.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		ch.err = ch.cmd.Wait()
+		close(ch.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-ch.done:
+		default:
+			_ = ch.cmd.Process.Kill()
+			<-ch.done
+		}
+	})
+	return ch
+}
+
+// TestSIGTERM: the real binary, sent SIGTERM with a stream open, ends the
+// stream within 1s and exits 0 within 2s.
+func TestSIGTERM(t *testing.T) {
+	t.Parallel()
+	ch := startBinary(t, "--addr", "127.0.0.1:0", "--log-format", "json", "--interval", "20ms")
+	logs := ch.logs
+	var addr string
+	select {
+	case addr = <-logs.addr:
+	case <-ch.done:
+		t.Fatalf("exited before listening: %v\n%s", ch.err, strings.Join(logs.rawLines(), "\n"))
+	case <-time.After(10 * time.Second):
+		t.Fatal("no listening line within 10s")
+	}
+	ts := &testServer{addr: addr}
+	c := ts.openStream(t, "/events")
+	c.mustNext(t, 5*time.Second)
+	c.mustNext(t, 5*time.Second)
+
+	start := time.Now()
+	if err := ch.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, err := c.next(time.Until(start.Add(time.Second)))
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("stream: %v, want its end within 1s of SIGTERM", err)
+		}
+		break
+	}
+	select {
+	case <-ch.done:
+		if ch.err != nil {
+			t.Fatalf("exit: %v, want 0\n%s", ch.err, strings.Join(logs.rawLines(), "\n"))
+		}
+	case <-time.After(time.Until(start.Add(2 * time.Second))):
+		t.Fatal("still running 2s after SIGTERM")
+	}
+	t.Logf("exited 0 %v after SIGTERM", time.Since(start))
+	logs.wait(t, time.Second, "shutting down", func(l logLine) bool { return l.str("msg") == "shutting down" })
+	logs.wait(t, time.Second, "stopped", func(l logLine) bool { return l.str("msg") == "stopped" })
+}
+
+// TestConfigErrors: a bad flag or environment value makes run fail at once
+// with a usageError of one line naming the flag (and the variable).
+func TestConfigErrors(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		mention []string
+	}{
+		{"interval not a duration", []string{"--interval", "abc"}, nil, []string{"-interval", "abc"}},
+		{"interval not positive", []string{"--interval", "0s"}, nil, []string{"--interval"}},
+		{"sim-min not below sim-max", []string{"--sim-min", "40"}, nil, []string{"--sim-min"}},
+		{"log format", []string{"--log-format", "xml"}, nil, []string{"--log-format", "xml"}},
+		{"retention zero", []string{"--retention", "0"}, nil, []string{"--retention"}},
+		{"negative sndbuf", []string{"--sndbuf", "-1"}, nil, []string{"--sndbuf"}},
+		{"unknown flag", []string{"--nope"}, nil, []string{"nope"}},
+		{"stray argument", []string{"serve"}, nil, []string{"serve"}},
+		{"env heartbeat negative", nil, map[string]string{"TEMPSTREAM_HEARTBEAT": "-1s"}, []string{"--heartbeat", "TEMPSTREAM_HEARTBEAT"}},
+		{"env interval unparsable", nil, map[string]string{"TEMPSTREAM_INTERVAL": "soon"}, []string{"--interval", "TEMPSTREAM_INTERVAL"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"tempstream", "--addr", "127.0.0.1:0"}, tc.args...)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			err := run(ctx, args, func(k string) string { return tc.env[k] }, &stdout, &stderr)
+			if err == nil {
+				t.Fatal("run returned nil")
+			}
+			if !errors.As(err, new(usageError)) {
+				t.Fatalf("error %q (%T) is not a usageError", err, err)
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error is not one line: %q", msg)
+			}
+			for _, m := range tc.mention {
+				if !strings.Contains(msg, m) {
+					t.Errorf("error %q does not mention %q", msg, m)
+				}
+			}
+			if stderr.Len() != 0 {
+				t.Errorf("run logged before failing: %s", stderr.String())
+			}
+		})
+	}
+}
+
+// TestHelp: --help documents every flag with its environment variable.
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"tempstream", "--help"}, func(string) string { return "" }, &stdout, &stderr)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("run --help = %v, want flag.ErrHelp", err)
+	}
+	help := stdout.String()
+	n := 0
+	newFlagSet(&config{}).VisitAll(func(f *flag.Flag) {
+		n++
+		env := "TEMPSTREAM_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		// The flag's entry runs from its name to the next flag's.
+		_, entry, ok := strings.Cut(help, "--"+f.Name+" ")
+		if !ok {
+			t.Errorf("--help does not list --%s", f.Name)
+			return
+		}
+		if i := strings.Index(entry, "\n  --"); i >= 0 {
+			entry = entry[:i]
+		}
+		if !strings.Contains(entry, env) {
+			t.Errorf("--help entry of --%s does not name %s: %q", f.Name, env, entry)
+		}
+		if !strings.Contains(entry, f.Usage) {
+			t.Errorf("--help entry of --%s lacks its usage: %q", f.Name, entry)
+		}
+	})
+	for _, name := range []string{"addr", "interval", "sim-min", "sim-max", "sim-model", "seed", "heartbeat", "retry",
+		"retention", "max-subscribers", "shutdown-timeout", "log-format", "log-level"} {
+		if !strings.Contains(help, "--"+name+" ") {
+			t.Errorf("--help does not list --%s (issue 2)", name)
+		}
+	}
+	if n < 13 {
+		t.Errorf("only %d flags", n)
+	}
+	if stderr.Len() != 0 {
+		t.Errorf("stderr: %s", stderr.String())
+	}
+}
+
+// TestBinaryExitCodes: the binary exits 2 on a bad flag, with a one-line
+// error, and 0 on --help.
+func TestBinaryExitCodes(t *testing.T) {
+	t.Parallel()
+	bin := buildBinary(t)
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"--interval", "abc"}, 2},
+		{[]string{"--sim-min", "40"}, 2},
+		{[]string{"--help"}, 0},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		cmd := exec.CommandContext(ctx, bin, tc.args...) // killed if it hangs
+		cmd.Env = childEnv()
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		if ctx.Err() != nil {
+			t.Errorf("%v: still running after 10s", tc.args)
+		}
+		cancel()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if code != tc.code {
+			t.Errorf("%v: exit code %d, want %d; stderr %q", tc.args, code, tc.code, stderr.String())
+		}
+		if tc.code == 2 {
+			if lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], "tempstream: ") {
+				t.Errorf("%v: stderr %q, want one line \"tempstream: …\"", tc.args, stderr.String())
+			}
+		} else if !strings.Contains(stdout.String(), "--interval") {
+			t.Errorf("--help printed %q", stdout.String())
+		}
+	}
+}
+
+// TestHealthcheckCommand: "tempstream healthcheck URL" succeeds against a
+// live server and fails against a closed port.
+func TestHealthcheckCommand(t *testing.T) {
+	t.Parallel()
+	// The command uses http.DefaultClient: close its idle connections, or
+	// their goroutines would outlive the test.
+	t.Cleanup(http.DefaultClient.CloseIdleConnections)
+	ts := startServer(t, "--interval", "1h")
+	var stdout bytes.Buffer
+	noEnv := func(string) string { return "" }
+	if err := run(context.Background(), []string{"tempstream", "healthcheck", ts.url + "/healthz"}, noEnv, &stdout, io.Discard); err != nil {
+		t.Fatalf("healthcheck of a live server: %v", err)
+	}
+	if stdout.String() != "ok\n" {
+		t.Errorf("stdout %q", stdout.String())
+	}
+	// A 404 is not healthy either.
+	if err := run(context.Background(), []string{"tempstream", "healthcheck", ts.url + "/nope"}, noEnv, io.Discard, io.Discard); err == nil {
+		t.Errorf("healthcheck of a 404 succeeded")
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := ln.Addr().String()
+	ln.Close()
+	if err := run(context.Background(), []string{"tempstream", "healthcheck", "http://" + closedAddr + "/healthz"}, noEnv, io.Discard, io.Discard); err == nil {
+		t.Errorf("healthcheck of a closed port succeeded")
+	}
+	// Without a URL it asks loopback at TEMPSTREAM_ADDR's port.
+	_, port, _ := net.SplitHostPort(ts.addr)
+	env := func(k string) string {
+		if k == "TEMPSTREAM_ADDR" {
+			return "0.0.0.0:" + port
+		}
+		return ""
+	}
+	if err := run(context.Background(), []string{"tempstream", "healthcheck"}, env, io.Discard, io.Discard); err != nil {
+		t.Errorf("healthcheck from TEMPSTREAM_ADDR: %v", err)
+	}
+}
