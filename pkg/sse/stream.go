@@ -26,6 +26,10 @@ const (
 	ResetUnknown = "unknown"
 )
 
+// Earliest is the resume point that asks for every retained event, then live
+// ones (Mercure's convention): a page fills its chart from it on first load.
+const Earliest = "earliest"
+
 // Defaults for StreamOptions fields left zero.
 const (
 	DefaultRetention  = 3600
@@ -150,7 +154,8 @@ func (s *Stream) LastID() string {
 }
 
 // Subscribe registers a subscriber. With lastEventID empty it starts at the
-// newest event (delivered at once), then follows live. With a lastEventID it
+// newest event (delivered at once), then follows live; with Earliest, at the
+// oldest retained event (the whole history, then live). With a lastEventID it
 // starts right after that event, so replay and live meet with no gap and no
 // duplicate; if that point is unknown, malformed or no longer retained, the
 // subscription starts at the oldest retained event and Reset reports why.
@@ -174,7 +179,9 @@ func (s *Stream) Subscribe(lastEventID string, onEvict func()) (*Subscription, e
 	head := s.head.Load()
 	oldest := s.ring.oldest(head)
 	start := max(head, 1) // no resume point: the newest event, then live
-	if lastEventID != "" {
+	if lastEventID == Earliest {
+		start = oldest
+	} else if lastEventID != "" {
 		seq, ok := ParseID(s.epoch, lastEventID)
 		switch {
 		case !ok || seq > head:

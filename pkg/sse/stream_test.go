@@ -316,3 +316,19 @@ func TestPublishCopiesData(t *testing.T) {
 		t.Fatalf("frame %q changed with the caller's slice", frames[0])
 	}
 }
+
+func TestSubscribeEarliestGetsTheWholeHistory(t *testing.T) {
+	s := NewStream("t", StreamOptions{Epoch: "e", Retention: 3})
+	MustPublish(t, s, 5)
+	sub, _ := s.Subscribe(Earliest, nil)
+	defer sub.Close()
+	if got := drain(t, sub); !equal(got, []string{"e-3", "e-4", "e-5"}) || sub.Reset != nil || sub.Backlog != 3 {
+		t.Fatalf("earliest: %v, reset %+v, backlog %d", got, sub.Reset, sub.Backlog)
+	}
+	empty := NewStream("t", StreamOptions{Epoch: "e"})
+	sub2, _ := empty.Subscribe(Earliest, nil)
+	defer sub2.Close()
+	if got := drain(t, sub2); len(got) != 0 || sub2.Reset != nil {
+		t.Fatalf("earliest on an empty stream: %v, %+v", got, sub2.Reset)
+	}
+}
