@@ -30,8 +30,13 @@ const temperatureStream = "temperature"
 // until ctx is done or SIGINT/SIGTERM arrives, then shuts down within
 // --shutdown-timeout.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) > 1 && args[1] == "healthcheck" {
-		return runHealthcheck(ctx, args[2:], getenv, stdout)
+	if len(args) > 1 {
+		switch args[1] {
+		case "healthcheck":
+			return runHealthcheck(ctx, args[2:], getenv, stdout)
+		case "watch":
+			return runWatch(ctx, args[2:], getenv, stdout, stderr)
+		}
 	}
 	cfg, err := parseConfig(args, getenv, stdout)
 	if err != nil {
