@@ -57,6 +57,9 @@ type Handler struct {
 	WriteTimeout time.Duration
 	// MaxSubscribers caps concurrent responses over all streams; 0 means no cap.
 	MaxSubscribers int
+	// Keys, if not nil, reads from a request the keys it follows (nil or
+	// empty: all). An error is answered 400 with the error's text.
+	Keys func(r *http.Request) ([]string, error)
 	// Logger gets one line per connection opened and closed; nil discards.
 	Logger *slog.Logger
 
@@ -111,6 +114,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			map[string]any{"stream": name, "streams": h.Broker.Names()})
 		return
 	}
+	var keys []string
+	if h.Keys != nil {
+		var err error
+		if keys, err = h.Keys(r); err != nil {
+			m.rejected.WithLabelValues("bad_request").Inc()
+			httpjson.Error(w, http.StatusBadRequest, err.Error(), nil)
+			return
+		}
+	}
 	retry := orDefault(h.Retry, DefaultRetry)
 	if n := h.active.Add(1); h.MaxSubscribers > 0 && n > int64(h.MaxSubscribers) {
 		h.active.Add(-1)
@@ -123,7 +135,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	rc := http.NewResponseController(w)
 	resume := ResumePoint(r)
-	sub, err := st.Subscribe(resume, func() { _ = rc.SetWriteDeadline(time.Now()) })
+	sub, err := st.SubscribeWith(SubscribeOptions{LastEventID: resume, Keys: keys,
+		OnEvict: func() { _ = rc.SetWriteDeadline(time.Now()) }})
 	if err != nil {
 		h.active.Add(-1)
 		m.rejected.WithLabelValues("closed").Inc()
@@ -139,7 +152,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("stream", name, "remote", r.RemoteAddr)
-	log.Info("stream opened", "resume", truncate(resume, 64), "proto", r.Proto)
+	log.Info("stream opened", "resume", truncate(resume, 64), "keys", len(keys), "proto", r.Proto)
 	reason := c.serve(r, retry, orDefault(h.Heartbeat, DefaultHeartbeat))
 	// Release the slot before saying so: a client that reconnects as soon
 	// as it sees the line must find it free.

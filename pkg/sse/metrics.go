@@ -35,9 +35,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		replayed:    counter("events_replayed_total", "Events sent from the ring to resuming subscribers before live ones.", "stream"),
 		resets:      counter("resets_total", "Reset events sent: reason expired or unknown.", "stream", "reason"),
 		heartbeats:  counter("heartbeats_total", "Heartbeat comments sent.", "stream"),
-		rejected:    counter("rejected_connections_total", "Stream requests refused: reason capacity, unknown_stream or closed.", "reason"),
+		rejected:    counter("rejected_connections_total", "Stream requests refused: reason capacity, unknown_stream, closed or bad_request.", "reason"),
 	}
-	for _, reason := range []string{"capacity", "unknown_stream", "closed"} {
+	for _, reason := range []string{"capacity", "unknown_stream", "closed", "bad_request"} {
 		m.rejected.WithLabelValues(reason) // export zeros, so rates work from the start
 	}
 	if reg != nil {

@@ -9,6 +9,7 @@ type entry struct {
 	seq   uint64
 	id    string
 	typ   string
+	key   string
 	data  []byte
 	frame []byte
 }

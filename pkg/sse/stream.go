@@ -1,7 +1,9 @@
 package sse
 
 import (
+	"cmp"
 	"errors"
+	"sort"
 	"sync"
 	"sync/atomic"
 )
@@ -11,6 +13,9 @@ var (
 	// ErrClosed is returned by Publish and Subscribe after Close, and by
 	// Subscription.Err when the stream closed under a subscriber.
 	ErrClosed = errors.New("sse: stream closed")
+	// ErrTooManyKeys is returned by PublishBatch for a batch whose new keys
+	// would take the stream past its MaxKeys.
+	ErrTooManyKeys = errors.New("sse: too many keys")
 	// ErrSlow is Subscription.Err for a subscriber evicted because its
 	// backlog of live events passed its queue limit, or because events it
 	// had not read yet left the ring.
@@ -34,6 +39,7 @@ const Earliest = "earliest"
 const (
 	DefaultRetention  = 3600
 	DefaultQueueLimit = 256
+	DefaultMaxKeys    = 10000
 )
 
 // StreamOptions configure a Stream. The zero value works.
@@ -45,6 +51,9 @@ type StreamOptions struct {
 	// it is evicted (DefaultQueueLimit when 0). It is capped at half the
 	// retention, so an evicted subscriber can still resume without a gap.
 	QueueLimit int
+	// MaxKeys caps the distinct keys the stream remembers (DefaultMaxKeys
+	// when 0): the memory of latest events per key stays bounded.
+	MaxKeys int
 	// Epoch prefixes event IDs (see NewEpoch); empty means plain numbers.
 	Epoch string
 	// Metrics receives the stream's counters; nil means unregistered ones.
@@ -62,11 +71,13 @@ type Stream struct {
 	name       string
 	epoch      string
 	queueLimit uint64
+	maxKeys    int
 	m          streamMetrics
 
-	pubMu sync.Mutex // serialises publishers: one writer of ring and head
-	ring  ring
-	head  atomic.Uint64 // newest published sequence number, 0 before any
+	pubMu  sync.Mutex // serialises publishers: one writer of ring, head and latest
+	ring   ring
+	head   atomic.Uint64     // newest published sequence number, 0 before any
+	latest map[string]*entry // the newest event of each key
 
 	mu     sync.Mutex // guards subs and closed
 	subs   map[*Subscription]struct{}
@@ -92,6 +103,8 @@ func NewStream(name string, opts StreamOptions) *Stream {
 		name:       name,
 		epoch:      opts.Epoch,
 		queueLimit: uint64(limit),
+		maxKeys:    cmp.Or(max(opts.MaxKeys, 0), DefaultMaxKeys),
+		latest:     make(map[string]*entry),
 		m:          m.stream(name),
 		ring:       newRing(retention),
 		subs:       make(map[*Subscription]struct{}),
@@ -101,12 +114,42 @@ func NewStream(name string, opts StreamOptions) *Stream {
 // Name returns the stream's name.
 func (s *Stream) Name() string { return s.name }
 
-// Publish appends an event of type typ with payload data (copied) to the
-// stream, wakes every subscriber and returns the event's ID. It refuses a
-// type that would break the framing (ErrInvalidType).
+// Message is one event to publish.
+type Message struct {
+	// Type is the event type; it must not hold CR, LF or NUL.
+	Type string
+	// Key names what the event is about (tempstream: the sensor ID).
+	// Subscribers can follow a set of keys, and the stream remembers the
+	// newest event of each key. Empty is a key like any other.
+	Key string
+	// Data is the payload; it is copied.
+	Data []byte
+}
+
+// Publish appends an event of type typ with payload data (copied) and the
+// empty key to the stream; see PublishBatch.
 func (s *Stream) Publish(typ string, data []byte) (string, error) {
-	if hasBreak(typ) {
-		return "", ErrInvalidType
+	ids, err := s.PublishBatch([]Message{{Type: typ, Data: data}})
+	if err != nil {
+		return "", err
+	}
+	return ids[0], nil
+}
+
+// PublishBatch appends msgs to the stream, in order and with consecutive
+// IDs, wakes every subscriber once and returns the IDs. It appends all or
+// nothing: it refuses the whole batch for a type that would break the
+// framing (ErrInvalidType), for keys past the stream's MaxKeys
+// (ErrTooManyKeys) and after Close (ErrClosed). When it returns, the events
+// are in the ring, where every subscriber will read them.
+func (s *Stream) PublishBatch(msgs []Message) ([]string, error) {
+	for _, m := range msgs {
+		if hasBreak(m.Type) {
+			return nil, ErrInvalidType
+		}
+	}
+	if len(msgs) == 0 {
+		return nil, nil
 	}
 	s.pubMu.Lock()
 	s.mu.Lock()
@@ -114,20 +157,26 @@ func (s *Stream) Publish(typ string, data []byte) (string, error) {
 	s.mu.Unlock()
 	if closed {
 		s.pubMu.Unlock()
-		return "", ErrClosed
+		return nil, ErrClosed
 	}
-	seq := s.head.Load() + 1
-	e := &entry{seq: seq, id: FormatID(s.epoch, seq), typ: typ, data: append([]byte(nil), data...)}
-	frame, err := AppendEvent(make([]byte, 0, len(e.id)+len(typ)+len(data)+32), Event{ID: e.id, Type: typ, Data: e.data})
-	if err != nil { // unreachable: id and type were checked
+	if err := s.checkKeysLocked(msgs); err != nil {
 		s.pubMu.Unlock()
-		return "", err
+		return nil, err
 	}
-	e.frame = frame
-	s.ring.put(e)
+	ids := make([]string, len(msgs))
+	seq := s.head.Load()
+	for i, m := range msgs {
+		seq++
+		e := &entry{seq: seq, id: FormatID(s.epoch, seq), typ: m.Type, key: m.Key, data: append([]byte(nil), m.Data...)}
+		e.frame, _ = AppendEvent(make([]byte, 0, len(e.id)+len(e.typ)+len(e.data)+32),
+			Event{ID: e.id, Type: e.typ, Data: e.data}) // cannot fail: ID and type are clean
+		s.ring.put(e)
+		s.latest[m.Key] = e
+		ids[i] = e.id
+	}
 	s.head.Store(seq)
 	s.pubMu.Unlock()
-	s.m.published.Inc()
+	s.m.published.Add(float64(len(msgs)))
 
 	s.mu.Lock()
 	for sub := range s.subs {
@@ -142,7 +191,25 @@ func (s *Stream) Publish(typ string, data []byte) (string, error) {
 		}
 	}
 	s.mu.Unlock()
-	return e.id, nil
+	return ids, nil
+}
+
+// checkKeysLocked refuses msgs if their new keys would pass maxKeys.
+// s.pubMu must be held.
+func (s *Stream) checkKeysLocked(msgs []Message) error {
+	var fresh map[string]bool
+	for _, m := range msgs {
+		if _, ok := s.latest[m.Key]; !ok && !fresh[m.Key] {
+			if fresh == nil {
+				fresh = make(map[string]bool)
+			}
+			fresh[m.Key] = true
+		}
+	}
+	if len(s.latest)+len(fresh) > s.maxKeys {
+		return ErrTooManyKeys
+	}
+	return nil
 }
 
 // LastID returns the ID of the newest event, or "" before the first.
@@ -153,55 +220,173 @@ func (s *Stream) LastID() string {
 	return ""
 }
 
-// Subscribe registers a subscriber. With lastEventID empty it starts at the
-// newest event (delivered at once), then follows live; with Earliest, at the
-// oldest retained event (the whole history, then live). With a lastEventID it
-// starts right after that event, so replay and live meet with no gap and no
-// duplicate; if that point is unknown, malformed or no longer retained, the
-// subscription starts at the oldest retained event and Reset reports why.
-//
-// onEvict, if not nil, is called once (under the stream's lock, so it must
-// not block) when the subscriber is evicted as slow, so that a writer blocked
-// on that client can be interrupted. It is not called when the stream
-// closes, and never after Close of the subscription returns.
+// Item is a published event as the stream keeps it. Data must not be
+// modified.
+type Item struct {
+	ID, Type, Key string
+	Data          []byte
+}
+
+func (e *entry) item() Item { return Item{ID: e.id, Type: e.typ, Key: e.key, Data: e.data} }
+
+// Latest returns the newest event of every key, sorted by key.
+func (s *Stream) Latest() []Item {
+	s.pubMu.Lock()
+	items := make([]Item, 0, len(s.latest))
+	for _, e := range s.latest {
+		items = append(items, e.item())
+	}
+	s.pubMu.Unlock()
+	sort.Slice(items, func(i, j int) bool { return items[i].Key < items[j].Key })
+	return items
+}
+
+// Since returns up to limit retained events after lastEventID (Earliest or
+// "" for all retained ones) whose key is in keys (all when keys is empty),
+// oldest first, and a non-nil ResetInfo when lastEventID cannot be honoured,
+// exactly as Subscribe would resolve it.
+func (s *Stream) Since(lastEventID string, keys []string, limit int) ([]Item, *ResetInfo) {
+	filter := keySet(keys)
+	s.pubMu.Lock()
+	head := s.head.Load()
+	start, reset := s.resolveLocked(lastEventID, filter, head)
+	s.pubMu.Unlock()
+	if lastEventID == "" {
+		start = s.ring.oldest(head)
+	}
+	var items []Item
+	for seq := start; seq <= head && len(items) < limit; seq++ {
+		e := s.ring.get(seq)
+		if e == nil { // overwritten meanwhile: the rest is newer
+			continue
+		}
+		if filter == nil || filter[e.key] {
+			items = append(items, e.item())
+		}
+	}
+	return items, reset
+}
+
+func keySet(keys []string) map[string]bool {
+	if len(keys) == 0 {
+		return nil
+	}
+	set := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		set[k] = true
+	}
+	return set
+}
+
+// resolveLocked turns a resume point into the first sequence number to
+// deliver, and a reset when the point cannot be honoured. With an empty
+// lastEventID it returns head+1 (live only). s.pubMu must be held.
+func (s *Stream) resolveLocked(lastEventID string, filter map[string]bool, head uint64) (uint64, *ResetInfo) {
+	oldest := s.ring.oldest(head)
+	if lastEventID == "" {
+		return head + 1, nil
+	}
+	if lastEventID == Earliest {
+		return oldest, nil
+	}
+	seq, ok := ParseID(s.epoch, lastEventID)
+	var reason string
+	switch {
+	case !ok || seq > head:
+		reason = ResetUnknown
+	case seq+1 < oldest:
+		reason = ResetExpired
+		if filter != nil && s.keysQuietSinceLocked(filter, seq) {
+			reason = "" // nothing of the followed keys was missed
+		}
+	default:
+		return seq + 1, nil
+	}
+	if reason == "" {
+		return oldest, nil
+	}
+	rs := &ResetInfo{Reason: reason, LastEventID: lastEventID}
+	if head > 0 {
+		rs.OldestID = FormatID(s.epoch, oldest)
+	}
+	return oldest, rs
+}
+
+// keysQuietSinceLocked reports whether no key of filter has had an event
+// after seq. s.pubMu must be held.
+func (s *Stream) keysQuietSinceLocked(filter map[string]bool, seq uint64) bool {
+	for k := range filter {
+		if e, ok := s.latest[k]; ok && e.seq > seq {
+			return false
+		}
+	}
+	return true
+}
+
+// SubscribeOptions configure a subscription; the zero value follows every
+// key from the newest events on.
+type SubscribeOptions struct {
+	// LastEventID is the resume point: "" (start at the newest events),
+	// Earliest (every retained event) or an event ID.
+	LastEventID string
+	// Keys, when not empty, limits the subscription to events of these keys.
+	Keys []string
+	// OnEvict, if not nil, is called once (under the stream's lock, so it
+	// must not block) when the subscriber is evicted as slow, so that a
+	// writer blocked on that client can be interrupted. It is not called
+	// when the stream closes, and never after Close of the subscription
+	// returns.
+	OnEvict func()
+}
+
+// Subscribe is SubscribeWith for all keys.
 func (s *Stream) Subscribe(lastEventID string, onEvict func()) (*Subscription, error) {
+	return s.SubscribeWith(SubscribeOptions{LastEventID: lastEventID, OnEvict: onEvict})
+}
+
+// SubscribeWith registers a subscriber.
+//
+// Without a resume point it first gets the newest event of each key it
+// follows (at once, oldest first), then follows live. With Earliest it gets
+// every retained event of its keys, then live. With an event ID it starts
+// right after that event, so replay and live meet with no gap and no
+// duplicate. If that point is unknown, malformed or no longer retained, it
+// starts at the oldest retained event and Reset says why; a point older than
+// retention is not reset when none of the followed keys had an event since.
+func (s *Stream) SubscribeWith(o SubscribeOptions) (*Subscription, error) {
 	sub := &Subscription{
 		stream:  s,
+		keys:    keySet(o.Keys),
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
-		onEvict: onEvict,
+		onEvict: o.OnEvict,
 	}
+	s.pubMu.Lock() // head, ring and latest hold still while we look
+	defer s.pubMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, ErrClosed
 	}
 	head := s.head.Load()
-	oldest := s.ring.oldest(head)
-	start := max(head, 1) // no resume point: the newest event, then live
-	if lastEventID == Earliest {
-		start = oldest
-	} else if lastEventID != "" {
-		seq, ok := ParseID(s.epoch, lastEventID)
-		switch {
-		case !ok || seq > head:
-			sub.Reset = &ResetInfo{Reason: ResetUnknown, LastEventID: lastEventID}
-			start = oldest
-		case seq+1 < oldest:
-			sub.Reset = &ResetInfo{Reason: ResetExpired, LastEventID: lastEventID}
-			start = oldest
-		default:
-			start = seq + 1
+	start, reset := s.resolveLocked(o.LastEventID, sub.keys, head)
+	sub.Reset = reset
+	if o.LastEventID == "" {
+		for k, e := range s.latest {
+			if sub.keys == nil || sub.keys[k] {
+				sub.initial = append(sub.initial, e)
+			}
 		}
-		if sub.Reset != nil && head > 0 {
-			sub.Reset.OldestID = FormatID(s.epoch, oldest)
+		sort.Slice(sub.initial, func(i, j int) bool { return sub.initial[i].seq < sub.initial[j].seq })
+	} else {
+		for seq := start; seq <= head; seq++ {
+			if e := s.ring.get(seq); e != nil && (sub.keys == nil || sub.keys[e.key]) {
+				sub.Backlog++
+			}
 		}
 	}
 	sub.cursor.Store(start)
 	sub.live = head
-	if lastEventID != "" && start <= head {
-		sub.Backlog = int(head - start + 1)
-	}
 	s.subs[sub] = struct{}{}
 	s.m.subscribers.Inc()
 	return sub, nil

@@ -16,8 +16,10 @@ type ResetInfo struct {
 // on Wake or Done. Close may be called from any goroutine, more than once.
 type Subscription struct {
 	stream  *Stream
-	cursor  atomic.Uint64 // next sequence number to deliver
-	live    uint64        // head at Subscribe: events up to it are backlog, not counted against the queue limit
+	keys    map[string]bool // followed keys; nil for all
+	initial []*entry        // newest event per key, delivered before the cursor's
+	cursor  atomic.Uint64   // next sequence number to deliver
+	live    uint64          // head at Subscribe: events up to it are backlog, not counted against the queue limit
 	wake    chan struct{}
 	done    chan struct{}
 	err     error // set before done is closed
@@ -63,11 +65,16 @@ func (sub *Subscription) Next(dst [][]byte, max int) ([][]byte, error) {
 	if err := sub.Err(); err != nil {
 		return dst, err
 	}
+	n := 0
+	for ; len(sub.initial) > 0 && n < max; n++ {
+		dst = append(dst, sub.initial[0].frame)
+		sub.initial[0] = nil
+		sub.initial = sub.initial[1:]
+	}
 	s := sub.stream
 	head := s.head.Load()
 	cur := sub.cursor.Load()
-	n := 0
-	for ; cur <= head && n < max; cur, n = cur+1, n+1 {
+	for ; cur <= head && n < max; cur++ {
 		e := s.ring.get(cur)
 		if e == nil {
 			s.m.droppedQueue.Inc()
@@ -76,7 +83,10 @@ func (sub *Subscription) Next(dst [][]byte, max int) ([][]byte, error) {
 			s.mu.Unlock()
 			return dst, ErrSlow
 		}
-		dst = append(dst, e.frame)
+		if sub.keys == nil || sub.keys[e.key] {
+			dst = append(dst, e.frame)
+			n++
+		}
 	}
 	sub.cursor.Store(cur)
 	return dst, nil
@@ -84,7 +94,7 @@ func (sub *Subscription) Next(dst [][]byte, max int) ([][]byte, error) {
 
 // Pending reports whether events are waiting to be read by Next.
 func (sub *Subscription) Pending() bool {
-	return sub.cursor.Load() <= sub.stream.head.Load()
+	return len(sub.initial) > 0 || sub.cursor.Load() <= sub.stream.head.Load()
 }
 
 // Close unsubscribes. After it returns, onEvict is not called.
