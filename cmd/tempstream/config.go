@@ -7,9 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tempstream/tempstream/pkg/reading"
 	"github.com/tempstream/tempstream/pkg/sim"
 )
 
@@ -20,7 +22,12 @@ type config struct {
 	Interval        time.Duration
 	SimMin, SimMax  float64
 	SimModel        string
+	Sim             bool
+	SimSensors      string
 	Seed            int64
+	PublishToken    string
+	PublishRate     int
+	MaxSensors      int
 	Heartbeat       time.Duration
 	Retry           time.Duration
 	WriteTimeout    time.Duration
@@ -51,6 +58,11 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.Float64Var(&cfg.SimMin, "sim-min", 20, "lowest simulated reading, °C")
 	fs.Float64Var(&cfg.SimMax, "sim-max", 30, "highest simulated reading, °C")
 	fs.StringVar(&cfg.SimModel, "sim-model", string(sim.Walk), "simulator model: walk (small mean-reverting steps) or uniform (independent draws, as the original)")
+	fs.BoolVar(&cfg.Sim, "sim", true, "run the simulator; --sim=false when only real sensors feed the service")
+	fs.StringVar(&cfg.SimSensors, "sim-sensors", "sim-1", "simulated sensors: a count (3 gives sim-1, sim-2, sim-3) or comma-separated sensor IDs")
+	fs.StringVar(&cfg.PublishToken, "publish-token", "", "bearer token that POST /api/v1/readings requires; empty disables ingest (403)")
+	fs.IntVar(&cfg.PublishRate, "publish-rate", 50, "ingest requests per second allowed per client address and per token; past it, 429")
+	fs.IntVar(&cfg.MaxSensors, "max-sensors", 1000, "distinct sensors the service remembers; readings of further new sensors are refused (400)")
 	fs.Int64Var(&cfg.Seed, "seed", 0, "simulator seed; 0 picks a random one (logged at start)")
 	fs.DurationVar(&cfg.Heartbeat, "heartbeat", 15*time.Second, "write a comment on a stream idle this long, so proxies keep it open; keep it under every proxy's read timeout")
 	fs.DurationVar(&cfg.Retry, "retry", 2*time.Second, "reconnection delay sent to clients as retry:")
@@ -124,8 +136,15 @@ func (c config) validate() error {
 		return bad("max-subscribers", "%d is not positive", c.MaxSubscribers)
 	case c.ShutdownTimeout <= 0:
 		return bad("shutdown-timeout", "%v is not positive", c.ShutdownTimeout)
+	case c.PublishRate < 1:
+		return bad("publish-rate", "%d is not positive", c.PublishRate)
+	case c.MaxSensors < 1:
+		return bad("max-sensors", "%d is not positive", c.MaxSensors)
 	case c.LogFormat != "text" && c.LogFormat != "json":
 		return bad("log-format", "%q is not text or json", c.LogFormat)
+	}
+	if _, err := c.simSensors(); err != nil {
+		return bad("sim-sensors", "%v", err)
 	}
 	if _, err := sim.ParseModel(c.SimModel); err != nil {
 		return bad("sim-model", "%q is not walk or uniform", c.SimModel)
@@ -155,4 +174,34 @@ Flags:
 		typ, usage := flag.UnquoteUsage(f)
 		fmt.Fprintf(w, "  --%s %s\n      %s\n      env %s, default %q\n", f.Name, typ, usage, envName(f.Name), f.DefValue)
 	})
+}
+
+// simSensors returns the simulated sensors' IDs from --sim-sensors: a count
+// (1 to 1000) or a comma-separated list of distinct sensor IDs.
+func (c config) simSensors() ([]string, error) {
+	spec := strings.TrimSpace(c.SimSensors)
+	if n, err := strconv.Atoi(spec); err == nil {
+		if n < 1 || n > 1000 {
+			return nil, fmt.Errorf("%d sensors: give 1 to 1000", n)
+		}
+		ids := make([]string, n)
+		for i := range ids {
+			ids[i] = "sim-" + strconv.Itoa(i+1)
+		}
+		return ids, nil
+	}
+	var ids []string
+	seen := map[string]bool{}
+	for _, id := range strings.Split(spec, ",") {
+		id = strings.TrimSpace(id)
+		if !reading.ValidSensor(id) {
+			return nil, fmt.Errorf("sensor ID %q does not match %s", id, reading.SensorPattern)
+		}
+		if seen[id] {
+			return nil, fmt.Errorf("sensor ID %q given twice", id)
+		}
+		seen[id] = true
+		ids = append(ids, id)
+	}
+	return ids, nil
 }

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -21,6 +22,11 @@ type deps struct {
 	events *sse.Handler
 	reg    *prometheus.Registry
 	ready  *atomic.Bool
+
+	temps        *sse.Stream      // the temperature stream, for the JSON API
+	publishToken string           // empty: ingest disabled
+	publishRate  int              // ingest requests per second per address and per token
+	now          func() time.Time // the clock ingest checks "at" against
 }
 
 // routes lists every route the service answers.
@@ -34,6 +40,12 @@ func routes(d deps) http.Handler {
 	r.Get("/temperature", handlePage(templates.Page()).ServeHTTP)
 	r.Handle("/static/*", handleStatic())
 	r.Get("/events", d.events.ServeHTTP)
+
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Get("/sensors", handleSensors(d.temps).ServeHTTP)
+		r.Get("/readings", handleReadings(d.temps).ServeHTTP)
+		r.With(limitIngest(d.publishRate)...).Post("/readings", handleIngest(d.temps, d.publishToken, d.now).ServeHTTP)
+	})
 
 	r.Get("/healthz", handleHealthz().ServeHTTP)
 	r.Get("/readyz", handleReadyz(d.ready).ServeHTTP)

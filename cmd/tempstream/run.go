@@ -53,13 +53,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if seed == 0 {
 		seed = rand.Int64N(1<<62) + 1
 	}
-	simulator, err := sim.New(sim.Config{Min: cfg.SimMin, Max: cfg.SimMax, Model: sim.Model(cfg.SimModel), Seed: seed})
+	sensors, _ := cfg.simSensors() // validated
+	sims, err := sim.NewGroup(sim.Config{Min: cfg.SimMin, Max: cfg.SimMax, Model: sim.Model(cfg.SimModel), Seed: seed}, sensors...)
 	if err != nil {
 		return usageError{err}
 	}
 
 	broker := sse.NewBroker(sse.StreamOptions{
 		Retention: cfg.Retention,
+		MaxKeys:   cfg.MaxSensors,
 		Epoch:     sse.NewEpoch(time.Now()),
 		Metrics:   sse.NewMetrics(reg),
 	}, temperatureStream)
@@ -75,11 +77,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var ready atomic.Bool
 	srv := &http.Server{
 		Handler: routes(deps{
-			log:    log,
-			broker: broker,
-			reg:    reg,
-			ready:  &ready,
+			log:          log,
+			broker:       broker,
+			reg:          reg,
+			ready:        &ready,
+			temps:        temps,
+			publishToken: cfg.PublishToken,
+			publishRate:  cfg.PublishRate,
+			now:          time.Now,
 			events: &sse.Handler{
+				Keys:           sensorsParam,
 				Broker:         broker,
 				DefaultStream:  temperatureStream,
 				Retry:          cfg.Retry,
@@ -100,19 +107,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var wg sync.WaitGroup
 	simCtx, stopSim := context.WithCancel(ctx)
 	defer stopSim()
-	publish := publisher(temps, log)
-	publish(simulator.Next(time.Now())) // a reading for the first subscribers at once
-	wg.Go(func() {
-		t := time.NewTicker(cfg.Interval)
-		defer t.Stop()
-		simulator.Run(simCtx, t.C, publish)
-	})
+	if cfg.Sim {
+		publish := publisher(temps, log)
+		publish(sims.Next(time.Now())) // a reading for the first subscribers at once
+		wg.Go(func() {
+			t := time.NewTicker(cfg.Interval)
+			defer t.Stop()
+			sims.Run(simCtx, t.C, publish)
+		})
+	}
 
 	serveErr := make(chan error, 1)
 	wg.Go(func() { serveErr <- srv.Serve(ln) })
 	ready.Store(true)
 	log.Info("listening", "addr", ln.Addr().String(), "page", "http://"+ln.Addr().String()+"/temperature",
-		"seed", seed, "model", cfg.SimModel, "interval", cfg.Interval, "max_subscribers", cfg.MaxSubscribers)
+		"sim", cfg.Sim, "sensors", len(sensors), "seed", seed, "model", cfg.SimModel,
+		"ingest", cfg.PublishToken != "", "interval", cfg.Interval, "max_subscribers", cfg.MaxSubscribers)
 
 	select {
 	case <-ctx.Done():
@@ -138,18 +148,32 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return err
 }
 
-// publisher returns the simulator's emit function: each reading becomes one
-// temperature event on st.
-func publisher(st *sse.Stream, log *slog.Logger) func(sim.Reading) {
-	return func(r sim.Reading) {
-		data, err := reading.New(r.Sensor, r.Celsius, r.At).MarshalData()
-		if err == nil {
-			_, err = st.Publish(reading.EventType, data)
+// publisher returns the simulator's emit function: each tick's readings
+// become temperature events on st, published as one batch.
+func publisher(st *sse.Stream, log *slog.Logger) func([]sim.Reading) {
+	return func(rs []sim.Reading) {
+		batch := make([]reading.Reading, len(rs))
+		for i, r := range rs {
+			batch[i] = reading.New(r.Sensor, r.Celsius, r.At)
 		}
-		if err != nil && !errors.Is(err, sse.ErrClosed) {
-			log.Error("publish reading", "sensor", r.Sensor, "err", err)
+		if _, err := publishReadings(st, batch); err != nil && !errors.Is(err, sse.ErrClosed) {
+			log.Error("publish simulated readings", "err", err)
 		}
 	}
+}
+
+// publishReadings publishes rs as one batch of temperature events keyed by
+// sensor, all or nothing, and returns their event IDs.
+func publishReadings(st *sse.Stream, rs []reading.Reading) ([]string, error) {
+	msgs := make([]sse.Message, len(rs))
+	for i, r := range rs {
+		data, err := r.MarshalData()
+		if err != nil {
+			return nil, err
+		}
+		msgs[i] = sse.Message{Type: reading.EventType, Key: r.Sensor, Data: data}
+	}
+	return st.PublishBatch(msgs)
 }
 
 func newLogger(cfg config, w io.Writer) *slog.Logger {
