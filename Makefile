@@ -19,6 +19,7 @@ race:
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzEncodeParse$$' -fuzztime=$(FUZZTIME) ./pkg/sse
 	$(GO) test -run='^$$' -fuzz='^FuzzReader$$' -fuzztime=$(FUZZTIME) ./pkg/sse
+	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./pkg/reading
 
 run:
 	$(GO) run ./cmd/tempstream
