@@ -1,12 +1,14 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +39,7 @@ type config struct {
 	ShutdownTimeout time.Duration
 	LogFormat       string
 	LogLevel        string
+	TLSCert, TLSKey string // both or neither: serve HTTPS (and HTTP/2)
 }
 
 // usageError is a bad flag or environment value: run's caller exits with 2.
@@ -73,6 +76,8 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long shutdown may wait for open connections")
 	fs.StringVar(&cfg.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate (chain) file: serve HTTPS, with HTTP/2, instead of plain HTTP; needs --tls-key")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key file of --tls-cert")
 	return fs
 }
 
@@ -102,7 +107,7 @@ func parseConfig(args []string, getenv func(string) string, stdout io.Writer) (c
 		return cfg, usageError{err}
 	}
 	if fs.NArg() > 0 {
-		return cfg, usageError{fmt.Errorf("unexpected argument %q (commands: healthcheck; see --help)", fs.Arg(0))}
+		return cfg, usageError{fmt.Errorf("unexpected argument %q (commands: healthcheck, watch; see --help)", fs.Arg(0))}
 	}
 	return cfg, cfg.validate()
 }
@@ -156,6 +161,21 @@ func (c config) validate() error {
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		return bad("log-level", "%q is not debug, info, warn or error", c.LogLevel)
 	}
+	switch {
+	case c.TLSCert != "" && c.TLSKey == "":
+		return bad("tls-key", "empty, but --tls-cert is set: give both or neither")
+	case c.TLSKey != "" && c.TLSCert == "":
+		return bad("tls-cert", "empty, but --tls-key is set: give both or neither")
+	case c.TLSCert != "":
+		for _, f := range [...]struct{ flag, path string }{{"tls-cert", c.TLSCert}, {"tls-key", c.TLSKey}} {
+			if _, err := os.ReadFile(f.path); err != nil {
+				return bad(f.flag, "%v", err)
+			}
+		}
+		if _, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey); err != nil {
+			return bad("tls-cert", "%q with --tls-key %q: %v", c.TLSCert, c.TLSKey, err)
+		}
+	}
 	return nil
 }
 
@@ -165,6 +185,7 @@ func writeUsage(w io.Writer, fs *flag.FlagSet) {
 Usage:
   tempstream [flags]             serve the page (/temperature) and the stream (/events)
   tempstream healthcheck [URL]   exit 0 if the server at URL answers /healthz (default: from TEMPSTREAM_ADDR)
+  tempstream watch [flags] [URL] print each reading of the stream at URL (default: /events from TEMPSTREAM_ADDR); see watch --help
 
 Every flag's default can be set with the environment variable named beside it.
 

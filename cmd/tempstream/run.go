@@ -118,9 +118,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	serveErr := make(chan error, 1)
-	wg.Go(func() { serveErr <- srv.Serve(ln) })
+	scheme := "http"
+	if cfg.TLSCert != "" {
+		// With TLS, net/http negotiates HTTP/2 by ALPN (and keeps HTTP/1.1).
+		scheme = "https"
+		wg.Go(func() { serveErr <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey) })
+	} else {
+		wg.Go(func() { serveErr <- srv.Serve(ln) })
+	}
 	ready.Store(true)
-	log.Info("listening", "addr", ln.Addr().String(), "page", "http://"+ln.Addr().String()+"/temperature",
+	log.Info("listening", "addr", ln.Addr().String(), "page", scheme+"://"+ln.Addr().String()+"/temperature", "tls", cfg.TLSCert != "",
 		"sim", cfg.Sim, "sensors", len(sensors), "seed", seed, "model", cfg.SimModel,
 		"ingest", cfg.PublishToken != "", "interval", cfg.Interval, "max_subscribers", cfg.MaxSubscribers)
 
