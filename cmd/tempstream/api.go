@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/go-chi/httprate"
 
 	"github.com/tempstream/tempstream/pkg/httpjson"
@@ -29,7 +30,7 @@ const (
 
 // sensorsParam reads the ?sensor=a,b filter: distinct, valid sensor IDs.
 func sensorsParam(r *http.Request) ([]string, error) {
-	raw := r.URL.Query().Get("sensor")
+	raw := strings.Join(r.URL.Query()["sensor"], ",") // ?sensor=a&sensor=b too
 	if raw == "" {
 		return nil, nil
 	}
@@ -116,9 +117,9 @@ func handleIngest(st *sse.Stream, token string, now func() time.Time) http.Handl
 			httpjson.Error(w, http.StatusForbidden, "ingest is disabled: start tempstream with --publish-token (or TEMPSTREAM_PUBLISH_TOKEN) and send it as Authorization: Bearer <token>", nil)
 			return
 		}
-		given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		got := sha256.Sum256([]byte(given)) // equal lengths: the compare leaks nothing
-		if !ok || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+		scheme, given, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		got := sha256.Sum256([]byte(strings.TrimSpace(given))) // equal lengths: the compare leaks nothing
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tempstream"`)
 			httpjson.Error(w, http.StatusUnauthorized, "missing or wrong bearer token", map[string]any{"field": "Authorization"})
 			return
@@ -147,7 +148,12 @@ func handleIngest(st *sse.Stream, token string, now func() time.Time) http.Handl
 		ids, err := publishReadings(st, rs)
 		switch {
 		case errors.Is(err, sse.ErrTooManyKeys):
-			httpjson.Error(w, http.StatusBadRequest, "sensor: too many distinct sensors (see --max-sensors); nothing was accepted", map[string]any{"field": "sensor"})
+			problem := "too many distinct sensors (see --max-sensors); nothing was accepted"
+			httpjson.Error(w, http.StatusBadRequest, "sensor: "+problem, map[string]any{"field": "sensor", "problem": problem})
+			return
+		case errors.Is(err, sse.ErrBatchTooLarge):
+			problem := fmt.Sprintf("batch of %d readings: this server takes at most %d at once (half its --retention); nothing was accepted", len(rs), st.MaxBatch())
+			httpjson.Error(w, http.StatusBadRequest, problem, map[string]any{"field": "", "problem": problem})
 			return
 		case errors.Is(err, sse.ErrClosed):
 			w.Header().Set("Retry-After", "1")
@@ -163,16 +169,22 @@ func handleIngest(st *sse.Stream, token string, now func() time.Time) http.Handl
 
 // limitIngest limits ingest requests per client address and, after that,
 // per token (a hash of the Authorization header), each to rate a second.
+// The address is the TCP peer's: behind a reverse proxy every client shares
+// the proxy's bucket, and the token limit is the one that tells them apart.
 func limitIngest(rate int) []func(http.Handler) http.Handler {
 	tooMany := httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusTooManyRequests, fmt.Sprintf("rate limit: at most %d ingest requests a second per address and per token", rate), nil)
 	})
+	byAddress := func(r *http.Request) (string, error) {
+		return httprate.CanonicalizeIP(middleware.GetClientIP(r.Context())), nil
+	}
 	byToken := func(r *http.Request) (string, error) {
 		sum := sha256.Sum256([]byte(r.Header.Get("Authorization")))
 		return string(sum[:]), nil
 	}
 	return []func(http.Handler) http.Handler{
-		httprate.Limit(rate, time.Second, httprate.WithKeyFuncs(httprate.KeyByIP), tooMany),
-		httprate.Limit(rate, time.Second, httprate.WithKeyFuncs(byToken), tooMany),
+		middleware.ClientIPFromRemoteAddr,
+		httprate.LimitBy(rate, time.Second, byAddress, tooMany),
+		httprate.LimitBy(rate, time.Second, byToken, tooMany),
 	}
 }

@@ -148,8 +148,14 @@ func (c config) validate() error {
 	case c.LogFormat != "text" && c.LogFormat != "json":
 		return bad("log-format", "%q is not text or json", c.LogFormat)
 	}
-	if _, err := c.simSensors(); err != nil {
+	sensors, err := c.simSensors()
+	switch {
+	case err != nil:
 		return bad("sim-sensors", "%v", err)
+	case c.Sim && len(sensors) > c.MaxSensors:
+		return bad("max-sensors", "%d is fewer than the %d simulated sensors", c.MaxSensors, len(sensors))
+	case c.Sim && len(sensors) > max(c.Retention/2, 1):
+		return bad("sim-sensors", "%d sensors tick as one batch, more than half of --retention %d", len(sensors), c.Retention)
 	}
 	if _, err := sim.ParseModel(c.SimModel); err != nil {
 		return bad("sim-model", "%q is not walk or uniform", c.SimModel)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -125,6 +126,9 @@ func jsonError(err error, prefix string) error {
 	case errors.As(err, &syn):
 		return &FieldError{Field: prefix, Problem: fmt.Sprintf("malformed JSON at byte %d: %s", syn.Offset, syn.Error())}
 	case errors.As(err, &typ):
+		if n, ok := strings.CutPrefix(typ.Value, "number "); ok && typ.Type.Kind() == reflect.Float64 {
+			return &FieldError{Field: join(typ.Field), Problem: fmt.Sprintf("the number %.20s is out of range", n)}
+		}
 		return &FieldError{Field: join(typ.Field), Problem: fmt.Sprintf("must be a %s, not a JSON %s", jsonKind(typ.Type.Kind().String()), typ.Value)}
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return &FieldError{Field: prefix, Problem: "malformed JSON: unexpected end"}
@@ -147,16 +151,49 @@ func jsonKind(k string) string {
 	return k
 }
 
-func decodeOne(b []byte, prefix string, now time.Time) (Reading, error) {
-	var in input
-	if err := decodeStrict(b, &in, prefix); err != nil {
-		return Reading{}, err
+// checkKeys refuses an object with a key other than "sensor", "celsius" and
+// "at" written exactly so (encoding/json would match "SENSOR" too), or with a
+// key given twice (encoding/json would keep the last).
+func checkKeys(b []byte, field func(string) string) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if _, err := dec.Token(); err != nil { // {
+		return nil // decodeStrict reports it
 	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		key, _ := tok.(string)
+		switch {
+		case key != "sensor" && key != "celsius" && key != "at":
+			return &FieldError{Field: field(key), Problem: "unknown field (fields are sensor, celsius and at, in lower case)"}
+		case seen[key]:
+			return &FieldError{Field: field(key), Problem: "given twice"}
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil
+		}
+	}
+	return nil
+}
+
+func decodeOne(b []byte, prefix string, now time.Time) (Reading, error) {
 	field := func(f string) string {
 		if prefix == "" {
 			return f
 		}
 		return prefix + "." + f
+	}
+	var in input
+	if err := decodeStrict(b, &in, prefix); err != nil {
+		return Reading{}, err
+	}
+	if err := checkKeys(b, field); err != nil {
+		return Reading{}, err
 	}
 	if in.Sensor == nil || *in.Sensor == "" {
 		return Reading{}, &FieldError{Field: field("sensor"), Problem: "required"}

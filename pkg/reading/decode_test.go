@@ -54,7 +54,11 @@ func TestDecodeRefusesWithTheFieldNamed(t *testing.T) {
 		{`{"sensor":"a","celsius":"21"}`, "celsius", "must be a number"},
 		{`{"sensor":"a","celsius":-273.16}`, "celsius", "from -273.15 to 10000"},
 		{`{"sensor":"a","celsius":10000.01}`, "celsius", "from -273.15 to 10000"},
-		{`{"sensor":"a","celsius":1e400}`, "celsius", "must be a number"},
+		{`{"sensor":"a","celsius":1e400}`, "celsius", "out of range"},
+		{`{"SENSOR":"a","celsius":1}`, "SENSOR", "unknown field"},
+		{`{"sensor":"a","Celsius":1}`, "Celsius", "unknown field"},
+		{`{"sensor":"a","celsius":1,"sensor":"b"}`, "sensor", "given twice"},
+		{`[{"sensor":"a","celsius":1,"at":"2026-11-26T12:00:00Z","at":"2026-11-26T12:00:00Z"}]`, "[0].at", "given twice"},
 		{`{"sensor":"a","celsius":1,"at":"yesterday"}`, "at", "RFC 3339"},
 		{`{"sensor":"a","celsius":1,"at":"2026-11-26T12:01:01Z"}`, "at", "future"},
 		{`[]`, "", "empty batch"},
@@ -89,6 +93,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"sensor":"a","celsius":1e400}`))
 	f.Add([]byte(`[{"sensor":"a\u0000","celsius":1}]`))
 	f.Add([]byte(`{"sensor":"a","celsius":1,"at":"2026-11-26T12:00:00+14:00"}`))
+	f.Add([]byte(`{"Sensor":"a","celsius":1}`))
+	f.Add([]byte(`{"sensor":"a","celsius":1,"sensor":"b"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		rs, err := Decode(body, now)
 		if err != nil {

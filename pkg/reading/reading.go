@@ -32,7 +32,7 @@ type Reading struct {
 // New returns the reading of sensor at time at, in degrees Celsius rounded
 // to two decimals.
 func New(sensor string, celsius float64, at time.Time) Reading {
-	celsius = math.Round(celsius*100) / 100
+	celsius = math.Round(celsius*100)/100 + 0 // + 0: no "-0.00"
 	return Reading{
 		Data:    strconv.FormatFloat(celsius, 'f', 2, 64),
 		Celsius: celsius,

@@ -30,3 +30,10 @@ func TestNonFiniteIsAnErrorNotAPanic(t *testing.T) {
 		t.Fatal("NaN marshalled")
 	}
 }
+
+func TestNoNegativeZero(t *testing.T) {
+	r := New("s", -0.004, time.Unix(0, 0))
+	if r.Data != "0.00" || math.Signbit(r.Celsius) {
+		t.Fatalf("data %q celsius %v", r.Data, r.Celsius)
+	}
+}

@@ -271,7 +271,10 @@ func (c *conn) serve(r *http.Request, retry, heartbeat time.Duration) string {
 			}
 			hb.Reset(heartbeat)
 		case <-c.sub.Done():
-			return c.sub.Err().Error()
+			if err := c.sub.Err(); err != ErrClosed || !c.sub.Pending() {
+				return err.Error()
+			}
+			// Closed with events unread: the loop sends them, then ends here.
 		case <-r.Context().Done():
 			return "client gone"
 		}

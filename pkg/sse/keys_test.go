@@ -5,15 +5,23 @@ import (
 	"testing"
 )
 
+// publishKeys publishes one event per key, in batches as long as the
+// stream takes.
 func publishKeys(t *testing.T, s *Stream, keys ...string) []string {
 	t.Helper()
-	msgs := make([]Message, len(keys))
-	for i, k := range keys {
-		msgs[i] = Message{Type: "temperature", Key: k, Data: []byte(k)}
-	}
-	ids, err := s.PublishBatch(msgs)
-	if err != nil {
-		t.Fatal(err)
+	var ids []string
+	for len(keys) > 0 {
+		n := min(len(keys), s.MaxBatch())
+		msgs := make([]Message, n)
+		for i, k := range keys[:n] {
+			msgs[i] = Message{Type: "temperature", Key: k, Data: []byte(k)}
+		}
+		got, err := s.PublishBatch(msgs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, got...)
+		keys = keys[n:]
 	}
 	return ids
 }
@@ -122,5 +130,39 @@ func TestSinceAndLatest(t *testing.T) {
 	latest := s.Latest()
 	if len(latest) != 2 || latest[0].Key != "a" || latest[0].ID != "e-5" || latest[1].Key != "b" || latest[1].ID != "e-6" {
 		t.Fatalf("latest = %+v", latest)
+	}
+}
+
+func TestBatchLimitKeepsUnreadEventsInTheRing(t *testing.T) {
+	s := NewStream("t", StreamOptions{Epoch: "e", Retention: 10})
+	if s.MaxBatch() != 5 {
+		t.Fatalf("MaxBatch = %d, want half the retention", s.MaxBatch())
+	}
+	if _, err := s.PublishBatch(make([]Message, 6)); !errors.Is(err, ErrBatchTooLarge) {
+		t.Fatalf("batch of 6: %v", err)
+	}
+	if s.LastID() != "" {
+		t.Fatal("a refused batch published something")
+	}
+}
+
+// A batch as long as the stream takes does not evict an up-to-date
+// subscriber, however small its queue limit.
+func TestLargeBatchEvictsNobody(t *testing.T) {
+	s := NewStream("t", StreamOptions{Epoch: "e", Retention: 2000, QueueLimit: 10})
+	sub, _ := s.Subscribe("", nil)
+	defer sub.Close()
+	publishKeys(t, s, make([]string, 1000)...)
+	if sub.Err() != nil {
+		t.Fatalf("evicted by one batch: %v", sub.Err())
+	}
+	if got := drain(t, sub); len(got) != 1000 {
+		t.Fatalf("read %d of 1000", len(got))
+	}
+	// Now behind by a whole batch: the next publish finds it slow only if
+	// it did not read, which it did.
+	publishKeys(t, s, "x")
+	if sub.Err() != nil {
+		t.Fatalf("evicted after reading everything: %v", sub.Err())
 	}
 }

@@ -16,6 +16,9 @@ var (
 	// ErrTooManyKeys is returned by PublishBatch for a batch whose new keys
 	// would take the stream past its MaxKeys.
 	ErrTooManyKeys = errors.New("sse: too many keys")
+	// ErrBatchTooLarge is returned by PublishBatch for more than MaxBatch
+	// messages.
+	ErrBatchTooLarge = errors.New("sse: batch too large for the stream's retention")
 	// ErrSlow is Subscription.Err for a subscriber evicted because its
 	// backlog of live events passed its queue limit, or because events it
 	// had not read yet left the ring.
@@ -139,8 +142,9 @@ func (s *Stream) Publish(typ string, data []byte) (string, error) {
 // PublishBatch appends msgs to the stream, in order and with consecutive
 // IDs, wakes every subscriber once and returns the IDs. It appends all or
 // nothing: it refuses the whole batch for a type that would break the
-// framing (ErrInvalidType), for keys past the stream's MaxKeys
-// (ErrTooManyKeys) and after Close (ErrClosed). When it returns, the events
+// framing (ErrInvalidType), for more than MaxBatch messages
+// (ErrBatchTooLarge), for keys past the stream's MaxKeys (ErrTooManyKeys)
+// and after Close (ErrClosed). When it returns, the events
 // are in the ring, where every subscriber will read them.
 func (s *Stream) PublishBatch(msgs []Message) ([]string, error) {
 	for _, m := range msgs {
@@ -150,6 +154,9 @@ func (s *Stream) PublishBatch(msgs []Message) ([]string, error) {
 	}
 	if len(msgs) == 0 {
 		return nil, nil
+	}
+	if len(msgs) > s.MaxBatch() {
+		return nil, ErrBatchTooLarge
 	}
 	s.pubMu.Lock()
 	s.mu.Lock()
@@ -180,7 +187,9 @@ func (s *Stream) PublishBatch(msgs []Message) ([]string, error) {
 
 	s.mu.Lock()
 	for sub := range s.subs {
-		if sub.liveBacklog(seq) > s.queueLimit {
+		// Evict when the backlog had reached the limit before this batch:
+		// a large batch alone evicts nobody (it fits: see MaxBatch).
+		if before := sub.liveBacklog(seq - uint64(len(msgs))); before >= s.queueLimit {
 			s.m.droppedQueue.Inc()
 			s.evictLocked(sub, ErrSlow)
 			continue
@@ -193,6 +202,12 @@ func (s *Stream) PublishBatch(msgs []Message) ([]string, error) {
 	s.mu.Unlock()
 	return ids, nil
 }
+
+// MaxBatch is the longest batch PublishBatch takes: half the retention (at
+// least 1). With the queue limit also at most half, a subscriber's unread
+// events never exceed the ring, so a batch cannot push them out before the
+// subscriber is found slow and sent to resume.
+func (s *Stream) MaxBatch() int { return max(len(s.ring.slots)/2, 1) }
 
 // checkKeysLocked refuses msgs if their new keys would pass maxKeys.
 // s.pubMu must be held.
@@ -247,20 +262,16 @@ func (s *Stream) Latest() []Item {
 // exactly as Subscribe would resolve it.
 func (s *Stream) Since(lastEventID string, keys []string, limit int) ([]Item, *ResetInfo) {
 	filter := keySet(keys)
-	s.pubMu.Lock()
+	s.pubMu.Lock() // no publisher overwrites what we read
+	defer s.pubMu.Unlock()
 	head := s.head.Load()
 	start, reset := s.resolveLocked(lastEventID, filter, head)
-	s.pubMu.Unlock()
 	if lastEventID == "" {
 		start = s.ring.oldest(head)
 	}
 	var items []Item
 	for seq := start; seq <= head && len(items) < limit; seq++ {
-		e := s.ring.get(seq)
-		if e == nil { // overwritten meanwhile: the rest is newer
-			continue
-		}
-		if filter == nil || filter[e.key] {
+		if e := s.ring.get(seq); e != nil && (filter == nil || filter[e.key]) {
 			items = append(items, e.item())
 		}
 	}

@@ -332,3 +332,17 @@ func TestSubscribeEarliestGetsTheWholeHistory(t *testing.T) {
 		t.Fatalf("earliest on an empty stream: %v, %+v", got, sub2.Reset)
 	}
 }
+
+func TestCloseStillDeliversWhatWasPublished(t *testing.T) {
+	s := NewStream("t", StreamOptions{Epoch: "e"})
+	sub, _ := s.Subscribe("", nil)
+	defer sub.Close()
+	MustPublish(t, s, 2)
+	s.Close()
+	if got := drain(t, sub); !equal(got, []string{"e-1", "e-2"}) {
+		t.Fatalf("after Close got %v, want the events published before it", got)
+	}
+	if sub.Pending() {
+		t.Fatal("pending after draining")
+	}
+}

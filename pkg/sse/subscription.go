@@ -49,20 +49,26 @@ func (sub *Subscription) Err() error {
 	}
 }
 
-// liveBacklog is how many events published after Subscribe are unread, when
-// head is the newest.
+// liveBacklog is how many events up to head, published after Subscribe, are
+// unread. A subscriber that joined or read past head (a later publisher ran
+// first) has none.
 func (sub *Subscription) liveBacklog(head uint64) uint64 {
 	read := max(sub.cursor.Load()-1, sub.live)
+	if read >= head {
+		return 0
+	}
 	return head - read
 }
 
 // Next appends to dst the frames of up to max unread events, in order, and
 // moves past them. It returns dst unchanged when the subscriber is up to
-// date. If the subscription is done, or an unread event has left the ring,
-// it returns the error (ErrSlow, ErrClosed) and the subscriber must stop.
-// The frames are shared and must not be modified.
+// date. After the stream closed it still returns what was published before,
+// so a closing stream ends each response with every event it had. If the
+// subscriber was evicted, or an unread event has left the ring, it returns
+// ErrSlow and the subscriber must stop. The frames are shared and must not
+// be modified.
 func (sub *Subscription) Next(dst [][]byte, max int) ([][]byte, error) {
-	if err := sub.Err(); err != nil {
+	if err := sub.Err(); err == ErrSlow {
 		return dst, err
 	}
 	n := 0
