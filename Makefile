@@ -2,9 +2,17 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: test fmt-check vet race fuzz run bench
+.PHONY: test test-deps fmt-check vet race fuzz run bench
 
-test: fmt-check vet race fuzz
+test: test-deps fmt-check vet race fuzz
+
+# Debian's chromium (and a font) for the browser test, cmd/tempstream/browser_test.go.
+test-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "installing Debian's chromium for the browser test"; \
+		apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-dejavu-core; \
+	fi
 
 fmt-check:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
