@@ -247,10 +247,10 @@ func (c *conn) serve(r *http.Request, retry, heartbeat time.Duration) string {
 	for {
 		var err error
 		frames, err = c.sub.Next(frames[:0], maxBatch)
-		if err != nil {
+		if err != nil && len(frames) == 0 {
 			return err.Error()
 		}
-		if len(frames) > 0 {
+		if len(frames) > 0 { // even with an error: what was read goes out first
 			if err := c.write(frames...); err != nil {
 				return c.writeFailed(err)
 			}
@@ -258,6 +258,9 @@ func (c *conn) serve(r *http.Request, retry, heartbeat time.Duration) string {
 			sm.delivered.Add(float64(len(frames)))
 			hb.Reset(heartbeat)
 			clear(frames) // let the ring drop frames we no longer need
+			if err != nil {
+				return err.Error()
+			}
 			if c.sub.Pending() {
 				continue
 			}

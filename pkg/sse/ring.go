@@ -11,7 +11,7 @@ type entry struct {
 	typ   string
 	key   string
 	data  []byte
-	frame []byte
+	frame []byte // nil for a hole: a sequence number with no event, skipped by readers
 }
 
 // ring keeps the last len(slots) entries, slot seq%len. One goroutine writes
@@ -19,11 +19,17 @@ type entry struct {
 // another sequence number in a slot knows its entry was overwritten.
 type ring struct {
 	slots []atomic.Pointer[entry]
+	first uint64 // the first sequence number ever stored (0: none); guarded by Stream.pubMu
 }
 
 func newRing(n int) ring { return ring{slots: make([]atomic.Pointer[entry], n)} }
 
-func (r *ring) put(e *entry) { r.slots[e.seq%uint64(len(r.slots))].Store(e) }
+func (r *ring) put(e *entry) {
+	if r.first == 0 {
+		r.first = e.seq
+	}
+	r.slots[e.seq%uint64(len(r.slots))].Store(e)
+}
 
 // get returns the entry with sequence number seq, or nil if it is not (or no
 // longer) retained.
@@ -35,10 +41,12 @@ func (r *ring) get(seq uint64) *entry {
 	return e
 }
 
-// oldest returns the oldest retained sequence number when head is the newest.
+// oldest returns the oldest retained sequence number when head is the
+// newest. Guarded by Stream.pubMu, like first.
 func (r *ring) oldest(head uint64) uint64 {
+	o := max(r.first, 1)
 	if n := uint64(len(r.slots)); head > n {
-		return head - n + 1
+		o = max(o, head-n+1)
 	}
-	return 1
+	return o
 }

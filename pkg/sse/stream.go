@@ -174,22 +174,89 @@ func (s *Stream) PublishBatch(msgs []Message) ([]string, error) {
 	seq := s.head.Load()
 	for i, m := range msgs {
 		seq++
-		e := &entry{seq: seq, id: FormatID(s.epoch, seq), typ: m.Type, key: m.Key, data: append([]byte(nil), m.Data...)}
-		e.frame, _ = AppendEvent(make([]byte, 0, len(e.id)+len(e.typ)+len(e.data)+32),
-			Event{ID: e.id, Type: e.typ, Data: e.data}) // cannot fail: ID and type are clean
-		s.ring.put(e)
-		s.latest[m.Key] = e
-		ids[i] = e.id
+		ids[i] = s.putLocked(seq, m)
 	}
 	s.head.Store(seq)
 	s.pubMu.Unlock()
 	s.m.published.Add(float64(len(msgs)))
+	s.wakeAll(seq, len(msgs))
+	return ids, nil
+}
 
+// putLocked stores m as event seq. s.pubMu must be held.
+func (s *Stream) putLocked(seq uint64, m Message) string {
+	e := &entry{seq: seq, id: FormatID(s.epoch, seq), typ: m.Type, key: m.Key, data: append([]byte(nil), m.Data...)}
+	e.frame, _ = AppendEvent(make([]byte, 0, len(e.id)+len(e.typ)+len(e.data)+32),
+		Event{ID: e.id, Type: e.typ, Data: e.data}) // cannot fail: ID and type are clean
+	s.ring.put(e)
+	s.latest[m.Key] = e
+	return e.id
+}
+
+// Append stores m under a sequence number given by an outside log (a
+// JetStream stream's), for streams whose IDs are that log's: identical on
+// every instance that reads it. seq must be above the stream's newest; a
+// seq at or below it is a redelivery and is ignored (false). Sequence
+// numbers skipped by the log become holes that readers pass over; a jump
+// longer than the ring starts the ring afresh (a subscriber still inside
+// the jump finds its events gone and resumes with a reset). Append does not
+// count keys against MaxKeys (the log's writers do: see CheckBatch).
+func (s *Stream) Append(seq uint64, m Message) (bool, error) {
+	if hasBreak(m.Type) {
+		return false, ErrInvalidType
+	}
+	s.pubMu.Lock()
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	head := s.head.Load()
+	switch {
+	case closed:
+		s.pubMu.Unlock()
+		return false, ErrClosed
+	case seq <= head:
+		s.pubMu.Unlock()
+		return false, nil
+	case head == 0 || seq-head > uint64(len(s.ring.slots)):
+		s.ring.first = seq
+	default:
+		for hole := head + 1; hole < seq; hole++ {
+			s.ring.put(&entry{seq: hole})
+		}
+	}
+	s.putLocked(seq, m)
+	s.head.Store(seq)
+	s.pubMu.Unlock()
+	s.m.published.Inc()
+	s.wakeAll(seq, 1)
+	return true, nil
+}
+
+// CheckBatch reports the error PublishBatch would give msgs for their
+// length and keys, without publishing: for writers of an outside log that
+// Append reads.
+func (s *Stream) CheckBatch(msgs []Message) error {
+	if len(msgs) > s.MaxBatch() {
+		return ErrBatchTooLarge
+	}
+	for _, m := range msgs {
+		if hasBreak(m.Type) {
+			return ErrInvalidType
+		}
+	}
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	return s.checkKeysLocked(msgs)
+}
+
+// wakeAll wakes every subscriber after n events up to seq were stored,
+// evicting those whose backlog had already reached the queue limit.
+func (s *Stream) wakeAll(seq uint64, n int) {
 	s.mu.Lock()
 	for sub := range s.subs {
 		// Evict when the backlog had reached the limit before this batch:
 		// a large batch alone evicts nobody (it fits: see MaxBatch).
-		if before := sub.liveBacklog(seq - uint64(len(msgs))); before >= s.queueLimit {
+		if before := sub.liveBacklog(seq - uint64(n)); before >= s.queueLimit {
 			s.m.droppedQueue.Inc()
 			s.evictLocked(sub, ErrSlow)
 			continue
@@ -200,7 +267,6 @@ func (s *Stream) PublishBatch(msgs []Message) ([]string, error) {
 		}
 	}
 	s.mu.Unlock()
-	return ids, nil
 }
 
 // MaxBatch is the longest batch PublishBatch takes: half the retention (at
@@ -271,7 +337,7 @@ func (s *Stream) Since(lastEventID string, keys []string, limit int) ([]Item, *R
 	}
 	var items []Item
 	for seq := start; seq <= head && len(items) < limit; seq++ {
-		if e := s.ring.get(seq); e != nil && (filter == nil || filter[e.key]) {
+		if e := s.ring.get(seq); e != nil && e.frame != nil && (filter == nil || filter[e.key]) {
 			items = append(items, e.item())
 		}
 	}
@@ -391,7 +457,7 @@ func (s *Stream) SubscribeWith(o SubscribeOptions) (*Subscription, error) {
 		sort.Slice(sub.initial, func(i, j int) bool { return sub.initial[i].seq < sub.initial[j].seq })
 	} else {
 		for seq := start; seq <= head; seq++ {
-			if e := s.ring.get(seq); e != nil && (sub.keys == nil || sub.keys[e.key]) {
+			if e := s.ring.get(seq); e != nil && e.frame != nil && (sub.keys == nil || sub.keys[e.key]) {
 				sub.Backlog++
 			}
 		}

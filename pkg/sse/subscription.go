@@ -65,7 +65,8 @@ func (sub *Subscription) liveBacklog(head uint64) uint64 {
 // date. After the stream closed it still returns what was published before,
 // so a closing stream ends each response with every event it had. If the
 // subscriber was evicted, or an unread event has left the ring, it returns
-// ErrSlow and the subscriber must stop. The frames are shared and must not
+// ErrSlow (with the frames read before that point) and the subscriber must
+// stop after sending them. The frames are shared and must not
 // be modified.
 func (sub *Subscription) Next(dst [][]byte, max int) ([][]byte, error) {
 	if err := sub.Err(); err == ErrSlow {
@@ -89,7 +90,7 @@ func (sub *Subscription) Next(dst [][]byte, max int) ([][]byte, error) {
 			s.mu.Unlock()
 			return dst, ErrSlow
 		}
-		if sub.keys == nil || sub.keys[e.key] {
+		if e.frame != nil && (sub.keys == nil || sub.keys[e.key]) {
 			dst = append(dst, e.frame)
 			n++
 		}

@@ -1,0 +1,71 @@
+package sse
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestAppendUsesTheLogsSequence(t *testing.T) {
+	s := NewStream("t", StreamOptions{Retention: 8}) // no epoch: IDs are the log's numbers
+	sub, _ := s.Subscribe("", nil)
+	defer sub.Close()
+	for _, seq := range []uint64{100, 101, 103} { // 102 skipped by the log
+		if ok, err := s.Append(seq, Message{Type: "t", Key: "k", Data: []byte("x")}); !ok || err != nil {
+			t.Fatalf("Append(%d) = %v, %v", seq, ok, err)
+		}
+	}
+	if ok, _ := s.Append(101, Message{Type: "t"}); ok {
+		t.Fatal("a redelivered sequence number was stored again")
+	}
+	if got := drain(t, sub); !equal(got, []string{"100", "101", "103"}) {
+		t.Fatalf("got %v", got)
+	}
+	// The ring starts at the first appended number: resuming before it is
+	// expired, resuming at it is exact, the hole is passed over.
+	old, _ := s.Subscribe("50", nil)
+	defer old.Close()
+	if old.Reset == nil || old.Reset.Reason != ResetExpired || old.Reset.OldestID != "100" {
+		t.Fatalf("resume before the ring: %+v", old.Reset)
+	}
+	res, _ := s.Subscribe("100", nil)
+	defer res.Close()
+	if got := drain(t, res); res.Reset != nil || !equal(got, []string{"101", "103"}) || res.Backlog != 2 {
+		t.Fatalf("resume at 100: %v, %+v, backlog %d", got, res.Reset, res.Backlog)
+	}
+	items, _ := s.Since("", nil, 10)
+	if len(items) != 3 {
+		t.Fatalf("Since skipped no hole: %+v", items)
+	}
+}
+
+func TestAppendJumpLongerThanTheRingStartsAfresh(t *testing.T) {
+	s := NewStream("t", StreamOptions{Retention: 4})
+	_, _ = s.Append(1, Message{Type: "t"})
+	_, _ = s.Append(2, Message{Type: "t"})
+	sub, _ := s.Subscribe("1", nil) // will want 2, then 3…
+	defer sub.Close()
+	_, _ = s.Append(50, Message{Type: "t"})
+	// It gets what was there before the jump, then ErrSlow: it must
+	// resume, and will get a reset.
+	frames, err := sub.Next(nil, 10)
+	if got := frameIDs(t, frames); !equal(got, []string{"2"}) || !errors.Is(err, ErrSlow) {
+		t.Fatalf("across the jump: %v, %v; want [2] and ErrSlow", got, err)
+	}
+	items, _ := s.Since("", nil, 10)
+	if len(items) != 1 || items[0].ID != "50" {
+		t.Fatalf("after the jump the ring holds %+v", items)
+	}
+}
+
+func TestCheckBatch(t *testing.T) {
+	s := NewStream("t", StreamOptions{Retention: 4, MaxKeys: 1})
+	if err := s.CheckBatch(make([]Message, 3)); !errors.Is(err, ErrBatchTooLarge) {
+		t.Fatalf("long batch: %v", err)
+	}
+	if err := s.CheckBatch([]Message{{Key: "a"}, {Key: "b"}}); !errors.Is(err, ErrTooManyKeys) {
+		t.Fatalf("two keys: %v", err)
+	}
+	if err := s.CheckBatch([]Message{{Key: "a"}}); err != nil {
+		t.Fatalf("one key: %v", err)
+	}
+}
