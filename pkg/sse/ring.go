@@ -19,14 +19,14 @@ type entry struct {
 // another sequence number in a slot knows its entry was overwritten.
 type ring struct {
 	slots []atomic.Pointer[entry]
-	first uint64 // the first sequence number ever stored (0: none); guarded by Stream.pubMu
+	first atomic.Uint64 // the first sequence number of the ring's run (0: none); written under Stream.pubMu
 }
 
 func newRing(n int) ring { return ring{slots: make([]atomic.Pointer[entry], n)} }
 
 func (r *ring) put(e *entry) {
-	if r.first == 0 {
-		r.first = e.seq
+	if r.first.Load() == 0 {
+		r.first.Store(e.seq)
 	}
 	r.slots[e.seq%uint64(len(r.slots))].Store(e)
 }
@@ -44,7 +44,7 @@ func (r *ring) get(seq uint64) *entry {
 // oldest returns the oldest retained sequence number when head is the
 // newest. Guarded by Stream.pubMu, like first.
 func (r *ring) oldest(head uint64) uint64 {
-	o := max(r.first, 1)
+	o := max(r.first.Load(), 1)
 	if n := uint64(len(r.slots)); head > n {
 		o = max(o, head-n+1)
 	}

@@ -179,7 +179,7 @@ func (s *Stream) PublishBatch(msgs []Message) ([]string, error) {
 	s.head.Store(seq)
 	s.pubMu.Unlock()
 	s.m.published.Add(float64(len(msgs)))
-	s.wakeAll(seq, len(msgs))
+	s.wakeAll(seq - uint64(len(msgs)))
 	return ids, nil
 }
 
@@ -218,7 +218,7 @@ func (s *Stream) Append(seq uint64, m Message) (bool, error) {
 		s.pubMu.Unlock()
 		return false, nil
 	case head == 0 || seq-head > uint64(len(s.ring.slots)):
-		s.ring.first = seq
+		s.ring.first.Store(seq)
 	default:
 		for hole := head + 1; hole < seq; hole++ {
 			s.ring.put(&entry{seq: hole})
@@ -228,7 +228,7 @@ func (s *Stream) Append(seq uint64, m Message) (bool, error) {
 	s.head.Store(seq)
 	s.pubMu.Unlock()
 	s.m.published.Inc()
-	s.wakeAll(seq, 1)
+	s.wakeAll(head)
 	return true, nil
 }
 
@@ -249,14 +249,13 @@ func (s *Stream) CheckBatch(msgs []Message) error {
 	return s.checkKeysLocked(msgs)
 }
 
-// wakeAll wakes every subscriber after n events up to seq were stored,
-// evicting those whose backlog had already reached the queue limit.
-func (s *Stream) wakeAll(seq uint64, n int) {
+// wakeAll wakes every subscriber after events were stored past prevHead,
+// evicting those whose backlog up to prevHead had already reached the queue
+// limit (so one batch alone evicts nobody: see MaxBatch).
+func (s *Stream) wakeAll(prevHead uint64) {
 	s.mu.Lock()
 	for sub := range s.subs {
-		// Evict when the backlog had reached the limit before this batch:
-		// a large batch alone evicts nobody (it fits: see MaxBatch).
-		if before := sub.liveBacklog(seq - uint64(n)); before >= s.queueLimit {
+		if sub.liveBacklog(prevHead) >= s.queueLimit {
 			s.m.droppedQueue.Inc()
 			s.evictLocked(sub, ErrSlow)
 			continue

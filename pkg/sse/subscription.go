@@ -53,7 +53,10 @@ func (sub *Subscription) Err() error {
 // unread. A subscriber that joined or read past head (a later publisher ran
 // first) has none.
 func (sub *Subscription) liveBacklog(head uint64) uint64 {
-	read := max(sub.cursor.Load()-1, sub.live)
+	// Below the ring's first event nothing is unread: a subscriber there
+	// either skips to it (subscribed to an empty ring) or finds the gap
+	// in Next.
+	read := max(sub.cursor.Load()-1, sub.live, sub.stream.ring.first.Load()-1)
 	if read >= head {
 		return 0
 	}
@@ -83,6 +86,12 @@ func (sub *Subscription) Next(dst [][]byte, max int) ([][]byte, error) {
 	cur := sub.cursor.Load()
 	for ; cur <= head && n < max; cur++ {
 		e := s.ring.get(cur)
+		if e == nil && sub.live == 0 && cur < s.ring.first.Load() {
+			// Subscribed to an empty ring whose log then started
+			// further on: nothing before it was this stream's.
+			cur = s.ring.first.Load() - 1
+			continue
+		}
 		if e == nil {
 			s.m.droppedQueue.Inc()
 			s.mu.Lock()
