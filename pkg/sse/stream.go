@@ -114,6 +114,9 @@ func NewStream(name string, opts StreamOptions) *Stream {
 	}
 }
 
+// Retention returns how many events the ring keeps.
+func (s *Stream) Retention() int { return len(s.ring.slots) }
+
 // Name returns the stream's name.
 func (s *Stream) Name() string { return s.name }
 

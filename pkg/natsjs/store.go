@@ -1,0 +1,258 @@
+package natsjs
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tempstream/tempstream/pkg/sse"
+)
+
+// ErrNotConnected is Ready's answer while the NATS connection is down.
+var ErrNotConnected = errors.New("natsjs: not connected to NATS")
+
+// Options configure a Store. Zero values get the defaults named.
+type Options struct {
+	// URL lists external NATS servers ("nats://a:4222,nats://b:4222").
+	// Empty starts an embedded server storing under DataDir.
+	URL string
+	// DataDir is the embedded server's JetStream directory ("./data").
+	DataDir string
+	// Listen is the embedded server's client address; empty opens no port.
+	Listen string
+	// StreamName is the JetStream stream ("TEMPSTREAM").
+	StreamName string
+	// Subject prefixes message subjects: <Subject>.<key>
+	// ("tempstream.temperature").
+	Subject string
+	// EventType is the SSE type of every event appended ("temperature").
+	EventType string
+	// Replicas of the JetStream stream (1).
+	Replicas int
+	// MaxMsgs and MaxAge bound the JetStream stream (0: the target's
+	// retention; no age limit).
+	MaxMsgs int64
+	MaxAge  time.Duration
+	// Duplicates is the de-duplication window for Nats-Msg-Id (2m, at most MaxAge).
+	Duplicates time.Duration
+	// Logger gets connection events; nil discards.
+	Logger *slog.Logger
+	// Registerer gets the store's metrics; nil registers nothing.
+	Registerer prometheus.Registerer
+}
+
+// Store keeps a stream's events in JetStream and feeds them to the
+// instance's sse.Stream. Publish, Ready and Close are safe for concurrent
+// use. After Close, Publish fails and the target stream gets nothing more.
+type Store struct {
+	o      Options
+	target *sse.Stream
+	ns     *server.Server // nil with an external URL
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	cc     jetstream.ConsumeContext
+	m      metrics
+
+	fillTo    uint64        // the stream's last sequence number at Open
+	filled    chan struct{} // closed once the ring holds up to fillTo
+	fillClose sync.Once
+}
+
+// Open connects (starting the embedded server if no URL is given), creates
+// or updates the JetStream stream (retrying while a fresh cluster elects a
+// leader, until ctx ends), fills the target's ring with the stream's newest
+// messages and then follows it. target must be empty and have no epoch: its
+// IDs become the JetStream sequence numbers.
+func Open(ctx context.Context, target *sse.Stream, o Options) (*Store, error) {
+	o.DataDir = cmp.Or(o.DataDir, "./data")
+	o.StreamName = cmp.Or(o.StreamName, "TEMPSTREAM")
+	o.Subject = cmp.Or(o.Subject, "tempstream.temperature")
+	o.EventType = cmp.Or(o.EventType, "temperature")
+	o.Replicas = max(o.Replicas, 1)
+	o.MaxMsgs = cmp.Or(o.MaxMsgs, int64(target.Retention()))
+	o.Duplicates = cmp.Or(o.Duplicates, 2*time.Minute)
+	if o.MaxAge > 0 {
+		o.Duplicates = min(o.Duplicates, o.MaxAge)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{o: o, target: target, filled: make(chan struct{})}
+	s.m = newMetrics(o.Registerer, s)
+
+	url := o.URL
+	var inProcess nats.Option = func(*nats.Options) error { return nil }
+	if url == "" {
+		ns, err := startEmbedded(o.DataDir, o.Listen)
+		if err != nil {
+			return nil, err
+		}
+		s.ns = ns
+		url = ns.ClientURL()
+		inProcess = nats.InProcessServer(ns)
+	}
+	nc, err := nats.Connect(url, inProcess,
+		nats.Name("tempstream"),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond),
+		nats.RetryOnFailedConnect(false),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { o.Logger.Warn("nats disconnected", "err", err) }),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			s.m.reconnects.Inc()
+			o.Logger.Info("nats reconnected", "url", c.ConnectedUrlRedacted())
+		}),
+	)
+	if err != nil {
+		s.shutdownServer()
+		return nil, fmt.Errorf("connect to nats %s: %w", url, err)
+	}
+	s.nc = nc
+	if s.js, err = jetstream.New(nc); err == nil {
+		err = s.follow(ctx)
+	}
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// follow creates the stream and starts the one consumer of this instance.
+func (s *Store) follow(ctx context.Context) error {
+	cfg := jetstream.StreamConfig{
+		Name:               s.o.StreamName,
+		Subjects:           []string{s.o.Subject + ".>"},
+		Storage:            jetstream.FileStorage,
+		Replicas:           s.o.Replicas,
+		MaxMsgs:            s.o.MaxMsgs,
+		MaxAge:             s.o.MaxAge,
+		Duplicates:         s.o.Duplicates,
+		Discard:            jetstream.DiscardOld,
+		AllowAtomicPublish: true,
+	}
+	var (
+		st  jetstream.Stream
+		err error
+	)
+	for { // a fresh cluster answers "no leader" until it has elected one
+		attempt, cancel := context.WithTimeout(ctx, 5*time.Second)
+		st, err = s.js.CreateOrUpdateStream(attempt, cfg)
+		cancel()
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("create jetstream stream %s: %w", s.o.StreamName, err)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("jetstream stream %s: %w", s.o.StreamName, err)
+	}
+	cc := jetstream.OrderedConsumerConfig{FilterSubjects: []string{s.o.Subject + ".>"}}
+	s.fillTo = info.State.LastSeq
+	if s.fillTo == 0 || info.State.Msgs == 0 {
+		s.fillClose.Do(func() { close(s.filled) })
+	}
+	if last := info.State.LastSeq; last > 0 {
+		// Fill the ring with what it can hold of the newest messages.
+		cc.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cc.OptStartSeq = max(info.State.FirstSeq, last-min(last, uint64(s.target.Retention()))+1)
+	}
+	cons, err := s.js.OrderedConsumer(ctx, s.o.StreamName, cc)
+	if err != nil {
+		return fmt.Errorf("jetstream consumer: %w", err)
+	}
+	s.cc, err = cons.Consume(s.append,
+		jetstream.PullExpiry(2*time.Second), jetstream.PullHeartbeat(500*time.Millisecond),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			s.o.Logger.Debug("jetstream consumer", "err", err)
+		}))
+	if err != nil {
+		return fmt.Errorf("jetstream consume: %w", err)
+	}
+	// Serve nothing before the ring holds what JetStream had: a client
+	// resuming right after a restart must find its ID.
+	select {
+	case <-s.filled:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("jetstream: filling the ring up to %d: %w", s.fillTo, ctx.Err())
+	}
+}
+
+// append hands one consumed message to the target stream.
+func (s *Store) append(msg jetstream.Msg) {
+	meta, err := msg.Metadata()
+	if err != nil {
+		s.o.Logger.Error("jetstream message without metadata", "err", err)
+		return
+	}
+	s.m.lag.Set(float64(meta.NumPending))
+	key := keyOf(msg.Subject(), s.o.Subject)
+	if _, err := s.target.Append(meta.Sequence.Stream, sse.Message{Type: s.o.EventType, Key: key, Data: msg.Data()}); err != nil && !errors.Is(err, sse.ErrClosed) {
+		s.o.Logger.Error("append jetstream message", "seq", meta.Sequence.Stream, "err", err)
+	}
+	if meta.Sequence.Stream >= s.fillTo {
+		s.fillClose.Do(func() { close(s.filled) })
+	}
+}
+
+// noKey stands in the subject for the empty key (sensor IDs never start
+// with "_").
+const noKey = "_"
+
+func subjectOf(prefix, key string) string {
+	if key == "" {
+		key = noKey
+	}
+	return prefix + "." + key
+}
+
+func keyOf(subject, prefix string) string {
+	key := strings.TrimPrefix(subject, prefix+".")
+	if key == noKey {
+		return ""
+	}
+	return key
+}
+
+// Ready reports whether the store can take and deliver readings now.
+func (s *Store) Ready() error {
+	if !s.nc.IsConnected() {
+		return ErrNotConnected
+	}
+	return nil
+}
+
+// Close stops following the stream and closes the connection (and the
+// embedded server). It is idempotent.
+func (s *Store) Close() {
+	if s.cc != nil {
+		s.cc.Stop()
+		<-s.cc.Closed()
+	}
+	if s.nc != nil {
+		s.nc.Close()
+	}
+	s.shutdownServer()
+}
+
+func (s *Store) shutdownServer() {
+	if s.ns != nil {
+		s.ns.Shutdown()
+		s.ns.WaitForShutdown()
+	}
+}
