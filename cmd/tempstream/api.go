@@ -16,6 +16,7 @@ import (
 	"github.com/go-chi/httprate"
 
 	"github.com/tempstream/tempstream/pkg/httpjson"
+	"github.com/tempstream/tempstream/pkg/natsjs"
 	"github.com/tempstream/tempstream/pkg/reading"
 	"github.com/tempstream/tempstream/pkg/sse"
 )
@@ -110,7 +111,7 @@ func handleReadings(st *sse.Stream) http.Handler {
 // authorised by the publish token, validated whole, published all or
 // nothing, and acknowledged (202, with the event IDs) only once every
 // reading is in the stream's retention.
-func handleIngest(st *sse.Stream, token string, now func() time.Time) http.Handler {
+func handleIngest(st *sse.Stream, store store, token string, now func() time.Time) http.Handler {
 	want := sha256.Sum256([]byte(token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if token == "" {
@@ -145,7 +146,11 @@ func handleIngest(st *sse.Stream, token string, now func() time.Time) http.Handl
 			httpjson.Error(w, http.StatusBadRequest, err.Error(), map[string]any{"field": fe.Field, "problem": fe.Problem})
 			return
 		}
-		ids, err := publishReadings(st, rs)
+		msgs, err := messages(rs)
+		var ids []string
+		if err == nil {
+			ids, err = store.Publish(r.Context(), msgs)
+		}
 		switch {
 		case errors.Is(err, sse.ErrTooManyKeys):
 			problem := "too many distinct sensors (see --max-sensors); nothing was accepted"
@@ -158,6 +163,10 @@ func handleIngest(st *sse.Stream, token string, now func() time.Time) http.Handl
 		case errors.Is(err, sse.ErrClosed):
 			w.Header().Set("Retry-After", "1")
 			httpjson.Error(w, http.StatusServiceUnavailable, "shutting down; nothing was accepted", nil)
+			return
+		case errors.Is(err, natsjs.ErrNotStored):
+			w.Header().Set("Retry-After", "1")
+			httpjson.Error(w, http.StatusServiceUnavailable, "the readings could not be stored (NATS unreachable?); nothing was acknowledged: send the batch again", nil)
 			return
 		case err != nil:
 			httpjson.Error(w, http.StatusInternalServerError, "publishing: "+err.Error(), nil)

@@ -40,7 +40,20 @@ type config struct {
 	LogFormat       string
 	LogLevel        string
 	TLSCert, TLSKey string // both or neither: serve HTTPS (and HTTP/2)
+
+	Store        string // storeNATS or storeMemory
+	DataDir      string
+	NATSURL      string
+	NATSListen   string
+	NATSReplicas int
+	MaxAge       time.Duration
 }
+
+// The two stores.
+const (
+	storeNATS   = "nats"
+	storeMemory = "memory"
+)
 
 // usageError is a bad flag or environment value: run's caller exits with 2.
 type usageError struct{ err error }
@@ -76,6 +89,12 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long shutdown may wait for open connections")
 	fs.StringVar(&cfg.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&cfg.Store, "store", storeNATS, "where readings are kept: nats (JetStream: durable, several instances can share it) or memory (this process only)")
+	fs.StringVar(&cfg.DataDir, "data-dir", "./data", "the embedded NATS server's JetStream directory (store nats without --nats-url)")
+	fs.StringVar(&cfg.NATSURL, "nats-url", "", "external NATS servers, comma-separated (nats://a:4222,nats://b:4222); empty starts an embedded server")
+	fs.StringVar(&cfg.NATSListen, "nats-listen", "", "address the embedded NATS server listens on for other clients (host:port); empty opens no port")
+	fs.IntVar(&cfg.NATSReplicas, "nats-replicas", 1, "replicas of the JetStream stream (up to the cluster's size)")
+	fs.DurationVar(&cfg.MaxAge, "max-age", 24*time.Hour, "JetStream drops readings older than this (0: no age limit)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate (chain) file: serve HTTPS, with HTTP/2, instead of plain HTTP; needs --tls-key")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key file of --tls-cert")
 	return fs
@@ -145,6 +164,14 @@ func (c config) validate() error {
 		return bad("publish-rate", "%d is not positive", c.PublishRate)
 	case c.MaxSensors < 1:
 		return bad("max-sensors", "%d is not positive", c.MaxSensors)
+	case c.Store != storeNATS && c.Store != storeMemory:
+		return bad("store", "%q is not nats or memory", c.Store)
+	case c.NATSReplicas < 1 || c.NATSReplicas > 5:
+		return bad("nats-replicas", "%d is not from 1 to 5", c.NATSReplicas)
+	case c.MaxAge < 0:
+		return bad("max-age", "%v is negative", c.MaxAge)
+	case c.Store == storeNATS && c.NATSURL == "" && c.DataDir == "":
+		return bad("data-dir", "empty")
 	case c.LogFormat != "text" && c.LogFormat != "json":
 		return bad("log-format", "%q is not text or json", c.LogFormat)
 	}

@@ -44,10 +44,14 @@ func handleHealthz() http.Handler {
 	})
 }
 
-func handleReadyz(ready *atomic.Bool) http.Handler {
+func handleReadyz(ready *atomic.Bool, st store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !ready.Load() {
 			httpjson.Error(w, http.StatusServiceUnavailable, "not ready", nil)
+			return
+		}
+		if err := st.Ready(); err != nil {
+			httpjson.Error(w, http.StatusServiceUnavailable, "not ready: "+err.Error(), nil)
 			return
 		}
 		_ = httpjson.Encode(w, http.StatusOK, map[string]string{"status": "ready"})

@@ -93,7 +93,8 @@ func startBinary(t *testing.T, args ...string) *child {
 // stream within 1s and exits 0 within 2s.
 func TestSIGTERM(t *testing.T) {
 	t.Parallel()
-	ch := startBinary(t, "--addr", "127.0.0.1:0", "--log-format", "json", "--interval", "20ms")
+	// The default store (embedded NATS) on a data dir of the test's own.
+	ch := startBinary(t, "--addr", "127.0.0.1:0", "--log-format", "json", "--interval", "20ms", "--data-dir", t.TempDir())
 	logs := ch.logs
 	var addr string
 	select {

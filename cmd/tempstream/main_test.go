@@ -188,7 +188,9 @@ func (b *syncBuffer) String() string {
 }
 
 // baseArgs come before every test's own flags.
-var baseArgs = []string{"tempstream", "--addr", "127.0.0.1:0", "--log-format", "json", "--seed", "1"}
+// Most tests need no durability: the memory store starts fastest. The
+// JetStream store has its own tests (nats_test.go).
+var baseArgs = []string{"tempstream", "--addr", "127.0.0.1:0", "--log-format", "json", "--seed", "1", "--store", "memory"}
 
 // startServer runs the program with baseArgs plus args and no environment.
 func startServer(t testing.TB, args ...string) *testServer {

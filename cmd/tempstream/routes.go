@@ -24,6 +24,7 @@ type deps struct {
 	ready  *atomic.Bool
 
 	temps        *sse.Stream      // the temperature stream, for the JSON API
+	store        store            // where ingested readings are stored
 	publishToken string           // empty: ingest disabled
 	publishRate  int              // ingest requests per second per address and per token
 	now          func() time.Time // the clock ingest checks "at" against
@@ -44,11 +45,11 @@ func routes(d deps) http.Handler {
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Get("/sensors", handleSensors(d.temps).ServeHTTP)
 		r.Get("/readings", handleReadings(d.temps).ServeHTTP)
-		r.With(limitIngest(d.publishRate)...).Post("/readings", handleIngest(d.temps, d.publishToken, d.now).ServeHTTP)
+		r.With(limitIngest(d.publishRate)...).Post("/readings", handleIngest(d.temps, d.store, d.publishToken, d.now).ServeHTTP)
 	})
 
 	r.Get("/healthz", handleHealthz().ServeHTTP)
-	r.Get("/readyz", handleReadyz(d.ready).ServeHTTP)
+	r.Get("/readyz", handleReadyz(d.ready, d.store).ServeHTTP)
 	r.Handle("/metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{Registry: d.reg}))
 	return r
 }

@@ -59,13 +59,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return usageError{err}
 	}
 
+	epoch := sse.NewEpoch(time.Now()) // memory: IDs unique across restarts by epoch
+	if cfg.Store == storeNATS {
+		epoch = "" // nats: IDs are JetStream sequence numbers, the same everywhere
+	}
 	broker := sse.NewBroker(sse.StreamOptions{
 		Retention: cfg.Retention,
 		MaxKeys:   cfg.MaxSensors,
-		Epoch:     sse.NewEpoch(time.Now()),
+		Epoch:     epoch,
 		Metrics:   sse.NewMetrics(reg),
 	}, temperatureStream)
 	temps, _ := broker.Stream(temperatureStream)
+	st, err := openStore(ctx, cfg, temps, log, reg)
+	if err != nil {
+		broker.Close()
+		return err
+	}
+	defer st.Close()
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -82,6 +92,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			reg:          reg,
 			ready:        &ready,
 			temps:        temps,
+			store:        st,
 			publishToken: cfg.PublishToken,
 			publishRate:  cfg.PublishRate,
 			now:          time.Now,
@@ -108,11 +119,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	simCtx, stopSim := context.WithCancel(ctx)
 	defer stopSim()
 	if cfg.Sim {
-		publish := publisher(temps, log)
-		publish(sims.Next(time.Now())) // a reading for the first subscribers at once
+		round := time.Duration(0)
+		if cfg.Store == storeNATS {
+			round = cfg.Interval
+		}
+		publish := publisher(simCtx, st, round, log)
 		wg.Go(func() {
+			if cfg.Store == storeNATS {
+				// Tick on the interval's boundaries of the wall clock, so
+				// instances simulating side by side stamp the same ticks
+				// and JetStream keeps one of each (PublishTick).
+				next := time.Now().Truncate(cfg.Interval).Add(cfg.Interval)
+				select {
+				case <-simCtx.Done():
+					return
+				case <-time.After(time.Until(next)):
+				}
+			}
 			t := time.NewTicker(cfg.Interval)
 			defer t.Stop()
+			publish(sims.Next(time.Now())) // a reading for the first subscribers at once
 			sims.Run(simCtx, t.C, publish)
 		})
 	}
@@ -129,7 +155,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	ready.Store(true)
 	log.Info("listening", "addr", ln.Addr().String(), "page", scheme+"://"+ln.Addr().String()+"/temperature", "tls", cfg.TLSCert != "",
 		"sim", cfg.Sim, "sensors", len(sensors), "seed", seed, "model", cfg.SimModel,
-		"ingest", cfg.PublishToken != "", "interval", cfg.Interval, "max_subscribers", cfg.MaxSubscribers)
+		"ingest", cfg.PublishToken != "", "store", cfg.Store, "interval", cfg.Interval, "max_subscribers", cfg.MaxSubscribers)
 
 	select {
 	case <-ctx.Done():
@@ -156,31 +182,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 // publisher returns the simulator's emit function: each tick's readings
-// become temperature events on st, published as one batch.
-func publisher(st *sse.Stream, log *slog.Logger) func([]sim.Reading) {
+// become temperature events, stored as one tick. With round > 0 the tick
+// time is rounded to it, in the readings and in their de-duplication IDs,
+// so the same tick from several instances is one tick.
+func publisher(ctx context.Context, st store, round time.Duration, log *slog.Logger) func([]sim.Reading) {
 	return func(rs []sim.Reading) {
+		if len(rs) == 0 {
+			return
+		}
+		at := rs[0].At
+		if round > 0 {
+			at = at.Round(round)
+		}
 		batch := make([]reading.Reading, len(rs))
 		for i, r := range rs {
-			batch[i] = reading.New(r.Sensor, r.Celsius, r.At)
+			batch[i] = reading.New(r.Sensor, r.Celsius, at)
 		}
-		if _, err := publishReadings(st, batch); err != nil && !errors.Is(err, sse.ErrClosed) {
+		msgs, err := messages(batch)
+		if err == nil {
+			err = st.PublishTick(ctx, at, msgs)
+		}
+		if err != nil && !errors.Is(err, sse.ErrClosed) && ctx.Err() == nil {
 			log.Error("publish simulated readings", "err", err)
 		}
 	}
-}
-
-// publishReadings publishes rs as one batch of temperature events keyed by
-// sensor, all or nothing, and returns their event IDs.
-func publishReadings(st *sse.Stream, rs []reading.Reading) ([]string, error) {
-	msgs := make([]sse.Message, len(rs))
-	for i, r := range rs {
-		data, err := r.MarshalData()
-		if err != nil {
-			return nil, err
-		}
-		msgs[i] = sse.Message{Type: reading.EventType, Key: r.Sensor, Data: data}
-	}
-	return st.PublishBatch(msgs)
 }
 
 func newLogger(cfg config, w io.Writer) *slog.Logger {

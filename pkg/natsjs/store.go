@@ -106,7 +106,11 @@ func Open(ctx context.Context, target *sse.Stream, o Options) (*Store, error) {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250*time.Millisecond),
 		nats.RetryOnFailedConnect(false),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { o.Logger.Warn("nats disconnected", "err", err) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil { // nil: we closed it
+				o.Logger.Warn("nats disconnected", "err", err)
+			}
+		}),
 		nats.ReconnectHandler(func(c *nats.Conn) {
 			s.m.reconnects.Inc()
 			o.Logger.Info("nats reconnected", "url", c.ConnectedUrlRedacted())
