@@ -153,13 +153,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	log = log.With("stream", name, "remote", r.RemoteAddr)
 	log.Info("stream opened", "resume", truncate(resume, 64), "keys", len(keys), "proto", r.Proto)
-	reason := c.serve(r, retry, orDefault(h.Heartbeat, DefaultHeartbeat))
-	// Release the slot before saying so: a client that reconnects as soon
-	// as it sees the line must find it free.
-	sub.Close()
-	h.active.Add(-1)
-	log.Info("stream closed", "reason", reason, "duration", time.Since(c.start).Round(time.Millisecond),
-		"events", c.events, "bytes", c.bytes)
+	reason := "panic"
+	defer func() {
+		// Release the slot before saying so: a client that reconnects as
+		// soon as it sees the line must find it free.
+		sub.Close()
+		h.active.Add(-1)
+		log.Info("stream closed", "reason", reason, "duration", time.Since(c.start).Round(time.Millisecond),
+			"events", c.events, "bytes", c.bytes)
+	}()
+	reason = c.serve(r, retry, orDefault(h.Heartbeat, DefaultHeartbeat))
 }
 
 // truncate cuts s to at most n bytes, at a UTF-8 character boundary.
