@@ -67,6 +67,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Retention: cfg.Retention,
 		MaxKeys:   cfg.MaxSensors,
 		Epoch:     epoch,
+		FedByLog:  cfg.Store == storeNATS,
 		Metrics:   sse.NewMetrics(reg),
 	}, temperatureStream)
 	temps, _ := broker.Stream(temperatureStream)

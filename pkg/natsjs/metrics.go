@@ -3,8 +3,9 @@ package natsjs
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
-	lag        prometheus.Gauge
-	reconnects prometheus.Counter
+	lag          prometheus.Gauge
+	reconnects   prometheus.Counter
+	resubscribes prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, s *Store) metrics {
@@ -17,6 +18,10 @@ func newMetrics(reg prometheus.Registerer, s *Store) metrics {
 			Name: "tempstream_nats_reconnects_total",
 			Help: "Reconnections to NATS.",
 		}),
+		resubscribes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tempstream_nats_resubscribes_total",
+			Help: "JetStream consumers recreated after a reconnect or a missed heartbeat.",
+		}),
 	}
 	connected := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tempstream_nats_connected",
@@ -28,7 +33,7 @@ func newMetrics(reg prometheus.Registerer, s *Store) metrics {
 		return 0
 	})
 	if reg != nil {
-		reg.MustRegister(m.lag, m.reconnects, connected)
+		reg.MustRegister(m.lag, m.reconnects, m.resubscribes, connected)
 	}
 	return m
 }

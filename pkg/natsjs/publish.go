@@ -18,6 +18,14 @@ import (
 // ErrNotStored means JetStream did not confirm that a batch was stored.
 var ErrNotStored = errors.New("natsjs: not stored")
 
+// ackTimeout bounds the wait for JetStream's acknowledgement.
+const ackTimeout = 2 * time.Second
+
+// errCodeDuplicateInProcess is JetStream's answer to a message whose
+// Nats-Msg-Id another publisher is storing at that moment: for a tick that
+// several instances publish, the tick is (being) stored.
+const errCodeDuplicateInProcess = 10158
+
 // Publish stores msgs in JetStream as one atomic batch (all or none) and
 // returns their IDs, the JetStream sequence numbers, once JetStream has
 // stored them. It refuses what the target stream would refuse (length,
@@ -26,6 +34,9 @@ func (s *Store) Publish(ctx context.Context, msgs []sse.Message) ([]string, erro
 	if err := s.target.CheckBatch(msgs); err != nil {
 		return nil, err
 	}
+	// A leader that dies holding the commit never answers.
+	ctx, cancel := context.WithTimeout(ctx, ackTimeout)
+	defer cancel()
 	if len(msgs) == 0 {
 		return nil, nil
 	}
@@ -91,11 +102,19 @@ func (s *Store) PublishTick(ctx context.Context, at time.Time, msgs []sse.Messag
 		}
 		futures = append(futures, f)
 	}
+	timeout := time.NewTimer(ackTimeout)
+	defer timeout.Stop()
 	for _, f := range futures {
 		select {
 		case <-f.Ok():
 		case err := <-f.Err():
+			var apiErr *jetstream.APIError
+			if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeDuplicateInProcess {
+				continue // another instance is storing this tick
+			}
 			return fmt.Errorf("%w: %v", ErrNotStored, err)
+		case <-timeout.C:
+			return fmt.Errorf("%w: no acknowledgement within %v", ErrNotStored, ackTimeout)
 		case <-ctx.Done():
 			return fmt.Errorf("%w: %v", ErrNotStored, ctx.Err())
 		}

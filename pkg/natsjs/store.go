@@ -60,8 +60,13 @@ type Store struct {
 	ns     *server.Server // nil with an external URL
 	nc     *nats.Conn
 	js     jetstream.JetStream
-	cc     jetstream.ConsumeContext
 	m      metrics
+
+	ccMu          sync.Mutex
+	cc            jetstream.ConsumeContext // the current consumer
+	resubscribe   chan struct{}
+	stopSupervise context.CancelFunc
+	superviseDone chan struct{}
 
 	fillTo    uint64        // the stream's last sequence number at Open
 	filled    chan struct{} // closed once the ring holds up to fillTo
@@ -87,7 +92,7 @@ func Open(ctx context.Context, target *sse.Stream, o Options) (*Store, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{o: o, target: target, filled: make(chan struct{})}
+	s := &Store{o: o, target: target, filled: make(chan struct{}), resubscribe: make(chan struct{}, 1)}
 	s.m = newMetrics(o.Registerer, s)
 
 	url := o.URL
@@ -113,6 +118,7 @@ func Open(ctx context.Context, target *sse.Stream, o Options) (*Store, error) {
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) {
 			s.m.reconnects.Inc()
+			s.resubscribeSoon()
 			o.Logger.Info("nats reconnected", "url", c.ConnectedUrlRedacted())
 		}),
 	)
@@ -175,18 +181,13 @@ func (s *Store) follow(ctx context.Context) error {
 		cc.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cc.OptStartSeq = max(info.State.FirstSeq, last-min(last, uint64(s.target.Retention()))+1)
 	}
-	cons, err := s.js.OrderedConsumer(ctx, s.o.StreamName, cc)
-	if err != nil {
-		return fmt.Errorf("jetstream consumer: %w", err)
+	if err := s.consume(ctx, cc); err != nil {
+		return err
 	}
-	s.cc, err = cons.Consume(s.append,
-		jetstream.PullExpiry(2*time.Second), jetstream.PullHeartbeat(500*time.Millisecond),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			s.o.Logger.Debug("jetstream consumer", "err", err)
-		}))
-	if err != nil {
-		return fmt.Errorf("jetstream consume: %w", err)
-	}
+	s.superviseDone = make(chan struct{})
+	superviseCtx, stop := context.WithCancel(context.Background())
+	s.stopSupervise = stop
+	go s.supervise(superviseCtx)
 	// Serve nothing before the ring holds what JetStream had: a client
 	// resuming right after a restart must find its ID.
 	select {
@@ -194,6 +195,77 @@ func (s *Store) follow(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("jetstream: filling the ring up to %d: %w", s.fillTo, ctx.Err())
+	}
+}
+
+// consume starts an ordered consumer with cfg and makes it the current one,
+// stopping the one before.
+func (s *Store) consume(ctx context.Context, cfg jetstream.OrderedConsumerConfig) error {
+	cons, err := s.js.OrderedConsumer(ctx, s.o.StreamName, cfg)
+	if err != nil {
+		return fmt.Errorf("jetstream consumer: %w", err)
+	}
+	cc, err := cons.Consume(s.append,
+		jetstream.PullExpiry(2*time.Second), jetstream.PullHeartbeat(500*time.Millisecond),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			s.o.Logger.Debug("jetstream consumer", "err", err)
+			if errors.Is(err, jetstream.ErrNoHeartbeat) {
+				s.resubscribeSoon()
+			}
+		}))
+	if err != nil {
+		return fmt.Errorf("jetstream consume: %w", err)
+	}
+	s.ccMu.Lock()
+	old := s.cc
+	s.cc = cc
+	s.ccMu.Unlock()
+	if old != nil {
+		old.Stop()
+	}
+	return nil
+}
+
+// resubscribeSoon asks the supervisor for a fresh consumer.
+func (s *Store) resubscribeSoon() {
+	select {
+	case s.resubscribe <- struct{}{}:
+	default:
+	}
+}
+
+// supervise replaces the consumer after a reconnect or a missed heartbeat.
+// nats.go's ordered consumer recreates itself too, but with a fixed 10 s
+// timeout per attempt: when its request is lost while a cluster elects a new
+// leader, the instance gets nothing for 11 s. Here each attempt has 1 s and
+// they repeat every 250 ms, from the event after the newest appended, so
+// nothing is missed (and Append ignores anything delivered twice).
+func (s *Store) supervise(ctx context.Context) {
+	defer close(s.superviseDone)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.resubscribe:
+		}
+		for ctx.Err() == nil {
+			attempt, cancel := context.WithTimeout(ctx, time.Second)
+			err := s.consume(attempt, jetstream.OrderedConsumerConfig{
+				FilterSubjects: []string{s.o.Subject + ".>"},
+				DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+				OptStartSeq:    s.target.Head() + 1,
+			})
+			cancel()
+			if err == nil {
+				s.m.resubscribes.Inc()
+				break
+			}
+			s.o.Logger.Debug("jetstream resubscribe", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
 	}
 }
 
@@ -206,7 +278,8 @@ func (s *Store) append(msg jetstream.Msg) {
 	}
 	s.m.lag.Set(float64(meta.NumPending))
 	key := keyOf(msg.Subject(), s.o.Subject)
-	if _, err := s.target.Append(meta.Sequence.Stream, sse.Message{Type: s.o.EventType, Key: key, Data: msg.Data()}); err != nil && !errors.Is(err, sse.ErrClosed) {
+	m := sse.Message{Type: s.o.EventType, Key: key, Data: msg.Data()}
+	if _, err := s.target.Append(meta.Sequence.Stream, m, meta.NumPending > 0); err != nil && !errors.Is(err, sse.ErrClosed) {
 		s.o.Logger.Error("append jetstream message", "seq", meta.Sequence.Stream, "err", err)
 	}
 	if meta.Sequence.Stream >= s.fillTo {
@@ -244,9 +317,16 @@ func (s *Store) Ready() error {
 // Close stops following the stream and closes the connection (and the
 // embedded server). It is idempotent.
 func (s *Store) Close() {
-	if s.cc != nil {
-		s.cc.Stop()
-		<-s.cc.Closed()
+	if s.stopSupervise != nil {
+		s.stopSupervise()
+		<-s.superviseDone
+	}
+	s.ccMu.Lock()
+	cc := s.cc
+	s.ccMu.Unlock()
+	if cc != nil {
+		cc.Stop()
+		<-cc.Closed()
 	}
 	if s.nc != nil {
 		s.nc.Close()

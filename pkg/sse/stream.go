@@ -59,6 +59,11 @@ type StreamOptions struct {
 	MaxKeys int
 	// Epoch prefixes event IDs (see NewEpoch); empty means plain numbers.
 	Epoch string
+	// FedByLog says the stream's events come from an outside log through
+	// Append, which this stream may lag behind (another instance may have
+	// handed out newer IDs): a resume point above the newest event is then
+	// awaited, not reset.
+	FedByLog bool
 	// Metrics receives the stream's counters; nil means unregistered ones.
 	Metrics *Metrics
 }
@@ -73,6 +78,7 @@ type StreamOptions struct {
 type Stream struct {
 	name       string
 	epoch      string
+	fedByLog   bool
 	queueLimit uint64
 	maxKeys    int
 	m          streamMetrics
@@ -81,6 +87,8 @@ type Stream struct {
 	ring   ring
 	head   atomic.Uint64     // newest published sequence number, 0 before any
 	latest map[string]*entry // the newest event of each key
+
+	caughtUpTo atomic.Uint64 // the last event appended while catching up
 
 	mu     sync.Mutex // guards subs and closed
 	subs   map[*Subscription]struct{}
@@ -105,6 +113,7 @@ func NewStream(name string, opts StreamOptions) *Stream {
 	return &Stream{
 		name:       name,
 		epoch:      opts.Epoch,
+		fedByLog:   opts.FedByLog,
 		queueLimit: uint64(limit),
 		maxKeys:    cmp.Or(max(opts.MaxKeys, 0), DefaultMaxKeys),
 		latest:     make(map[string]*entry),
@@ -204,7 +213,12 @@ func (s *Stream) putLocked(seq uint64, m Message) string {
 // longer than the ring starts the ring afresh (a subscriber still inside
 // the jump finds its events gone and resumes with a reset). Append does not
 // count keys against MaxKeys (the log's writers do: see CheckBatch).
-func (s *Stream) Append(seq uint64, m Message) (bool, error) {
+//
+// With catchingUp set (the log holds more events right behind this one), the
+// queue limit evicts nobody: a subscriber cannot keep pace with a burst it
+// did not cause, and it loses nothing as long as its next event is still in
+// the ring (Next finds out when it is not).
+func (s *Stream) Append(seq uint64, m Message, catchingUp bool) (bool, error) {
 	if hasBreak(m.Type) {
 		return false, ErrInvalidType
 	}
@@ -231,6 +245,9 @@ func (s *Stream) Append(seq uint64, m Message) (bool, error) {
 	s.head.Store(seq)
 	s.pubMu.Unlock()
 	s.m.published.Inc()
+	if catchingUp {
+		s.caughtUpTo.Store(seq) // events of a catch-up never count against the queue limit
+	}
 	s.wakeAll(head)
 	return true, nil
 }
@@ -294,6 +311,9 @@ func (s *Stream) checkKeysLocked(msgs []Message) error {
 	}
 	return nil
 }
+
+// Head returns the sequence number of the newest event, 0 before the first.
+func (s *Stream) Head() uint64 { return s.head.Load() }
 
 // LastID returns the ID of the newest event, or "" before the first.
 func (s *Stream) LastID() string {
@@ -371,6 +391,8 @@ func (s *Stream) resolveLocked(lastEventID string, filter map[string]bool, head 
 	seq, ok := ParseID(s.epoch, lastEventID)
 	var reason string
 	switch {
+	case ok && seq > head && s.fedByLog:
+		return seq + 1, nil // not here yet: deliver what follows it when it comes
 	case !ok || seq > head:
 		reason = ResetUnknown
 	case seq+1 < oldest:

@@ -56,7 +56,9 @@ func (sub *Subscription) liveBacklog(head uint64) uint64 {
 	// Below the ring's first event nothing is unread: a subscriber there
 	// either skips to it (subscribed to an empty ring) or finds the gap
 	// in Next.
-	read := max(sub.cursor.Load()-1, sub.live, sub.stream.ring.first.Load()-1)
+	// Events appended while the stream caught up with its log do not count
+	// either: nobody could have kept pace with that burst.
+	read := max(sub.cursor.Load()-1, sub.live, sub.stream.ring.first.Load()-1, sub.stream.caughtUpTo.Load())
 	if read >= head {
 		return 0
 	}

@@ -1,0 +1,718 @@
+package main
+
+// Helpers of the JetStream tests (nats_test.go): a NATS cluster embedded in
+// the test process, tempstream instances run as child processes of the
+// built binary, posting readings and checking what a client received
+// against what was acknowledged. Event IDs are JetStream sequence numbers:
+// plain integers, the same on every instance.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tempstream/tempstream/pkg/sse"
+)
+
+// natsStream is the JetStream stream tempstream keeps readings in.
+const natsStream = "TEMPSTREAM"
+
+// ---------------------------------------------------------------------------
+// A NATS cluster in the test process
+
+// natsNode is one server of a natsCluster.
+type natsNode struct {
+	name string
+	srv  *server.Server
+	url  string // its client URL
+	once sync.Once
+}
+
+// shutdown stops the server and waits until it has stopped (every goroutine
+// of it ended). It is idempotent.
+func (n *natsNode) shutdown() {
+	n.once.Do(func() {
+		n.srv.Shutdown()
+		n.srv.WaitForShutdown()
+	})
+}
+
+// natsCluster is a JetStream cluster of servers routed to each other on
+// loopback, with a client connection of the test's to all of them.
+type natsCluster struct {
+	nodes []*natsNode
+	nc    *nats.Conn
+	js    jetstream.JetStream
+}
+
+// freePorts returns n distinct ports that were free on 127.0.0.1 a moment
+// ago (a cluster's ports must be known before its servers start, so that
+// each can be given routes to the others).
+func freePorts(t testing.TB, n int) []int {
+	t.Helper()
+	ports := make([]int, n)
+	lns := make([]net.Listener, n)
+	for i := range lns {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns[i] = ln
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
+	}
+	for _, ln := range lns {
+		_ = ln.Close()
+	}
+	return ports
+}
+
+// startNATSCluster starts n JetStream servers n1…nn clustered on loopback
+// and returns once JetStream has a meta leader that every server follows.
+// Every server is shut down, and the test's connection closed, when the
+// test ends.
+func startNATSCluster(t *testing.T, n int) *natsCluster {
+	t.Helper()
+	start := time.Now()
+	cl := &natsCluster{}
+	t.Cleanup(func() {
+		for _, nd := range cl.nodes {
+			nd.shutdown()
+		}
+	})
+	// Ports picked free can be taken by someone else before a server binds
+	// them: then the servers start again on others.
+	for attempt := 1; ; attempt++ {
+		err := cl.start(t, n)
+		if err == nil {
+			break
+		}
+		for _, nd := range cl.nodes {
+			nd.shutdown()
+		}
+		cl.nodes = nil
+		if attempt == 3 {
+			t.Fatal(err)
+		}
+		t.Logf("nats cluster, attempt %d: %v; again on other ports", attempt, err)
+	}
+
+	nc, err := nats.Connect(cl.urls(), nats.Name("tempstream-test"), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatalf("connect to the nats cluster: %v", err)
+	}
+	t.Cleanup(nc.Close) // runs before the servers shut down
+	cl.nc = nc
+	if cl.js, err = jetstream.New(nc); err != nil {
+		t.Fatal(err)
+	}
+
+	// JetStream is ready once the servers have elected a meta leader that
+	// all of them follow, and it answers the account's info.
+	waitFor(t, 30*time.Second, "jetstream meta leader elected and followed by every node", func() bool {
+		leaders := 0
+		for _, nd := range cl.nodes {
+			if !nd.srv.JetStreamIsCurrent() {
+				return false
+			}
+			if nd.srv.JetStreamIsLeader() {
+				leaders++
+				if len(nd.srv.JetStreamClusterPeers()) != n { // known to the leader only
+					return false
+				}
+			}
+		}
+		if leaders != 1 {
+			return false
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := cl.js.AccountInfo(ctx)
+		return err == nil
+	})
+	t.Logf("nats cluster of %d nodes ready in %v", n, time.Since(start).Round(time.Millisecond))
+	return cl
+}
+
+// start starts n clustered servers on ports picked free (the cluster
+// listeners must be known before the servers start, so that each can be
+// given routes to the others) and waits until they listen.
+func (cl *natsCluster) start(t *testing.T, n int) error {
+	ports := freePorts(t, 2*n) // n client ports, then n cluster ports
+	for i := range n {
+		var routes []string
+		for j := range n {
+			if j != i {
+				routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", ports[n+j]))
+			}
+		}
+		opts := &server.Options{
+			ServerName: fmt.Sprintf("n%d", i+1),
+			Host:       "127.0.0.1",
+			Port:       ports[i],
+			JetStream:  true,
+			StoreDir:   t.TempDir(),
+			NoSigs:     true,
+			NoLog:      true,
+			Cluster:    server.ClusterOpts{Name: "tempstream-test", Host: "127.0.0.1", Port: ports[n+i]},
+			Routes:     server.RoutesFromStr(strings.Join(routes, ",")),
+		}
+		ns, err := server.NewServer(opts)
+		if err != nil {
+			return fmt.Errorf("nats node %s: %w", opts.ServerName, err)
+		}
+		ns.Start()
+		cl.nodes = append(cl.nodes, &natsNode{name: opts.ServerName, srv: ns})
+	}
+	for _, nd := range cl.nodes {
+		if !nd.srv.ReadyForConnections(5 * time.Second) {
+			return fmt.Errorf("nats node %s: not listening within 5s", nd.name)
+		}
+		nd.url = nd.srv.ClientURL()
+	}
+	return nil
+}
+
+// urls is the --nats-url of the cluster: every node's client URL.
+func (cl *natsCluster) urls() string {
+	urls := make([]string, len(cl.nodes))
+	for i, nd := range cl.nodes {
+		urls[i] = nd.url
+	}
+	return strings.Join(urls, ",")
+}
+
+// streamLeader returns the node that leads tempstream's stream (nil if
+// none does right now).
+func (cl *natsCluster) streamLeader() *natsNode {
+	for _, nd := range cl.nodes {
+		if nd.srv.Running() && nd.srv.JetStreamIsStreamLeader(server.DEFAULT_GLOBAL_ACCOUNT, natsStream) {
+			return nd
+		}
+	}
+	return nil
+}
+
+// metaLeader returns the node that leads JetStream's meta group (nil if
+// none does right now).
+func (cl *natsCluster) metaLeader() *natsNode {
+	for _, nd := range cl.nodes {
+		if nd.srv.Running() && nd.srv.JetStreamIsLeader() {
+			return nd
+		}
+	}
+	return nil
+}
+
+// moveStreamLeader makes to the leader of tempstream's stream (a stepdown
+// with to as the preferred placement) and waits until it is.
+func (cl *natsCluster) moveStreamLeader(t testing.TB, to *natsNode) {
+	t.Helper()
+	if cl.streamLeader() == to {
+		return
+	}
+	req := fmt.Sprintf(`{"placement":{"preferred":%q}}`, to.name)
+	msg, err := cl.nc.Request("$JS.API.STREAM.LEADER.STEPDOWN."+natsStream, []byte(req), 5*time.Second)
+	if err != nil {
+		t.Fatalf("stream leader stepdown: %v", err)
+	}
+	var resp struct {
+		Success bool `json:"success"`
+		Error   *struct {
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil || !resp.Success {
+		t.Fatalf("stream leader stepdown to %s: %s (%v)", to.name, msg.Data, err)
+	}
+	waitFor(t, 10*time.Second, "stream leader moved to "+to.name, func() bool { return cl.streamLeader() == to })
+}
+
+// natsClient is a client connection to a node of the cluster.
+type natsClient struct {
+	node  *natsNode
+	cid   uint64
+	start time.Time
+}
+
+// tempstreamClients lists the connections named "tempstream" (the
+// instances') open on the running nodes, oldest first: instances started
+// one after the other are in the order they started.
+func (cl *natsCluster) tempstreamClients(t testing.TB) []natsClient {
+	t.Helper()
+	var out []natsClient
+	for _, nd := range cl.nodes {
+		if !nd.srv.Running() {
+			continue
+		}
+		cz, err := nd.srv.Connz(&server.ConnzOptions{})
+		if err != nil {
+			t.Fatalf("connz of %s: %v", nd.name, err)
+		}
+		for _, c := range cz.Conns {
+			if c.Name == "tempstream" {
+				out = append(out, natsClient{node: nd, cid: c.Cid, start: c.Start})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b natsClient) int { return a.start.Compare(b.start) })
+	return out
+}
+
+// leaderTimes is how long after a node's loss the cluster had a stream
+// leader and a JetStream meta leader again (-1: not within the watch).
+type leaderTimes struct{ stream, meta time.Duration }
+
+// watchLeaders polls the nodes but down, every 5ms from now for up to 30s
+// (or until the test ends), and reports when each kind of leader was first
+// seen, counted from from.
+func (cl *natsCluster) watchLeaders(t testing.TB, down *natsNode, from time.Time) <-chan leaderTimes {
+	out := make(chan leaderTimes, 1)
+	stop, done := make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() { close(stop); <-done })
+	go func() {
+		defer close(done)
+		lt := leaderTimes{-1, -1}
+		poll := time.NewTicker(5 * time.Millisecond) // the servers announce neither
+		defer poll.Stop()
+		deadline := time.After(30 * time.Second)
+		for lt.stream < 0 || lt.meta < 0 {
+			for _, nd := range cl.nodes {
+				if nd == down {
+					continue
+				}
+				if lt.stream < 0 && nd.srv.JetStreamIsStreamLeader(server.DEFAULT_GLOBAL_ACCOUNT, natsStream) {
+					lt.stream = time.Since(from)
+				}
+				if lt.meta < 0 && nd.srv.JetStreamIsLeader() {
+					lt.meta = time.Since(from)
+				}
+			}
+			select {
+			case <-poll.C:
+			case <-deadline:
+				out <- lt
+				return
+			case <-stop:
+				return
+			}
+		}
+		out <- lt
+	}()
+	return out
+}
+
+// streamInfo asks JetStream for tempstream's stream, retrying for up to
+// timeout (a leader may be being elected).
+func (cl *natsCluster) streamInfo(t testing.TB, timeout time.Duration) *jetstream.StreamInfo {
+	t.Helper()
+	var (
+		info *jetstream.StreamInfo
+		err  error
+	)
+	waitFor(t, timeout, "jetstream stream info", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		var st jetstream.Stream
+		if st, err = cl.js.Stream(ctx, natsStream); err == nil {
+			info, err = st.Info(ctx)
+		}
+		return err == nil
+	})
+	return info
+}
+
+// ---------------------------------------------------------------------------
+// tempstream instances: the built binary as a child process
+
+// instance is a running tempstream binary, with a testServer to talk to it
+// (its logs are the child's stderr).
+type instance struct {
+	name string
+	ch   *child
+	ts   *testServer
+}
+
+// startInstance starts the binary with args and waits (up to a minute:
+// opening a JetStream stream waits for a leader) until it listens. It dumps
+// the instance's logs if the test fails.
+func startInstance(t *testing.T, name string, args ...string) *instance {
+	t.Helper()
+	ch := startBinary(t, args...)
+	in := &instance{name: name, ch: ch}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, l := range ch.logs.rawLines() {
+				t.Logf("%s log: %s", name, l)
+			}
+		}
+	})
+	var addr string
+	select {
+	case addr = <-ch.logs.addr:
+	case <-ch.done:
+		t.Fatalf("%s exited before listening: %v\n%s", name, ch.err, strings.Join(ch.logs.rawLines(), "\n"))
+	case <-time.After(time.Minute):
+		t.Fatalf("%s: no listening line within a minute", name)
+	}
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	in.ts = &testServer{addr: addr, url: "http://" + addr, logs: ch.logs, stdout: &syncBuffer{},
+		client: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
+	return in
+}
+
+// kill9 kills the process (SIGKILL) and waits until it is gone.
+func (in *instance) kill9(t testing.TB) {
+	t.Helper()
+	if err := in.ch.cmd.Process.Kill(); err != nil {
+		t.Fatalf("kill %s: %v", in.name, err)
+	}
+	<-in.ch.done
+}
+
+// terminate sends SIGTERM and expects a clean exit (status 0) within timeout.
+func (in *instance) terminate(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	if err := in.ch.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM %s: %v", in.name, err)
+	}
+	select {
+	case <-in.ch.done:
+		if in.ch.err != nil {
+			t.Errorf("%s exited with %v after SIGTERM, want 0", in.name, in.ch.err)
+		}
+	case <-time.After(timeout):
+		t.Errorf("%s still running %v after SIGTERM", in.name, timeout)
+	}
+}
+
+// subscribe opens /events on the instance (with extra header lines) and
+// returns the stream once the server has subscribed it: it gets every event
+// stored from then on.
+func (in *instance) subscribe(t testing.TB, headers ...string) *sseConn {
+	t.Helper()
+	c := in.ts.openStream(t, "/events", headers...)
+	in.ts.waitSubscribed(t, c)
+	return c
+}
+
+// ---------------------------------------------------------------------------
+// Posting readings and checking what clients received
+
+// sent is one acknowledged reading: what was posted and the ID it got.
+type sent struct {
+	seq     uint64
+	sensor  string
+	celsius float64
+}
+
+// post sends rs as one batch and returns the acknowledged readings, or an
+// error (any answer but a 202 with one ID per reading).
+func (in *instance) post(ctx context.Context, client *http.Client, rs []ingestReading) ([]sent, error) {
+	a, err := in.ts.tryIngest(ctx, ingestPost{auth: ingestAuth, contentType: "application/json", body: []byte(batchJSON(rs...)), client: client})
+	if err != nil {
+		return nil, err
+	}
+	if a.status != http.StatusAccepted {
+		return nil, fmt.Errorf("answer %s", a)
+	}
+	var acc acceptedBody
+	if err := json.Unmarshal(a.body, &acc); err != nil || len(acc.IDs) != len(rs) {
+		return nil, fmt.Errorf("202 body %s: want %d IDs (%v)", a.body, len(rs), err)
+	}
+	out := make([]sent, len(rs))
+	for i, r := range rs {
+		seq, err := strconv.ParseUint(acc.IDs[i], 10, 64)
+		if err != nil || seq == 0 {
+			return nil, fmt.Errorf("202 with ID %q: not a JetStream sequence number", acc.IDs[i])
+		}
+		out[i] = sent{seq: seq, sensor: r.Sensor, celsius: r.Celsius}
+	}
+	return out, nil
+}
+
+// mustPost posts rs and fails the test unless they are acknowledged with
+// consecutive IDs.
+func (in *instance) mustPost(t testing.TB, rs []ingestReading) []sent {
+	t.Helper()
+	ss, err := in.post(context.Background(), nil, rs)
+	if err != nil {
+		t.Fatalf("POST to %s: %v", in.name, err)
+	}
+	for i := range ss {
+		if ss[i].seq != ss[0].seq+uint64(i) {
+			t.Fatalf("POST to %s: IDs %v are not consecutive", in.name, ss)
+		}
+	}
+	return ss
+}
+
+// natsSeq is the JetStream sequence number that the event ID id is.
+func natsSeq(t testing.TB, id string) uint64 {
+	t.Helper()
+	seq, err := strconv.ParseUint(id, 10, 64)
+	if err != nil || seq == 0 {
+		t.Fatalf("event ID %q is not a JetStream sequence number", id)
+	}
+	return seq
+}
+
+// delivery is how a client's events compare with the stream: how many it
+// got, how many it should have got but did not (lost), and how many it got
+// more than once or out of order (duplicated).
+type delivery struct {
+	events, lost, duplicated int
+	first, last              uint64
+}
+
+// checkDelivery compares evs, one client's temperature events in the order
+// received, with the stream from sequence number first on: it counts gaps
+// and repeats, and fails the test if an acknowledged reading arrived with
+// other content than was posted or if an event is not a reading.
+func checkDelivery(t testing.TB, who string, evs []sse.Received, first uint64, acked map[uint64]sent) delivery {
+	t.Helper()
+	d := delivery{events: len(evs), first: first}
+	next := first
+	for _, ev := range evs {
+		r := eventReading(t, ev)
+		seq := natsSeq(t, ev.LastEventID)
+		switch {
+		case seq < next:
+			d.duplicated++
+			t.Errorf("%s: event %d after %d: a duplicate (or out of order)", who, seq, next-1)
+		case seq > next:
+			d.lost += int(seq - next)
+			t.Errorf("%s: events %d…%d missing before %d", who, next, seq-1, seq)
+		}
+		next = max(next, seq+1)
+		if s, ok := acked[seq]; ok && (s.sensor != r.Sensor || s.celsius != r.Celsius) {
+			t.Errorf("%s: event %d is %s %.2f, but %s %.2f was acknowledged with that ID", who, seq, r.Sensor, r.Celsius, s.sensor, s.celsius)
+		}
+	}
+	d.last = next - 1
+	return d
+}
+
+// maxGap is the longest time between two consecutive arrivals in at that
+// ends after from (the gap spanning from counts), and when it ended.
+func maxGap(at []time.Time, from time.Time) (time.Duration, time.Time) {
+	var gap time.Duration
+	var end time.Time
+	for i := 1; i < len(at); i++ {
+		if at[i].Before(from) {
+			continue
+		}
+		if g := at[i].Sub(at[i-1]); g > gap {
+			gap, end = g, at[i]
+		}
+	}
+	return gap, end
+}
+
+// ---------------------------------------------------------------------------
+// A client that reconnects like EventSource
+
+// esClient reads an event stream on its own goroutine and, like a
+// browser's EventSource, reconnects at once with Last-Event-ID whenever the
+// stream ends, to whichever instance is its target then (a load balancer's
+// choice, made by the test). It keeps every event with its arrival time,
+// and every connection.
+type esClient struct {
+	who string
+
+	mu      sync.Mutex
+	target  *instance
+	conn    net.Conn
+	evs     []sse.Received
+	at      []time.Time
+	conns   []esConn
+	err     error // why it stopped reconnecting
+	stopped bool
+	changed chan struct{}
+	done    chan struct{}
+}
+
+// esConn is one connection of an esClient.
+type esConn struct {
+	to     string    // the instance
+	first  int       // index of its first event in evs
+	end    error     // why it ended (nil while open)
+	endAt  time.Time // when
+	resume string    // the Last-Event-ID it sent
+}
+
+// startESClient opens /events on in, waits until the server has subscribed
+// it, and reads it from then on; it is stopped when the test ends.
+func startESClient(t *testing.T, who string, in *instance) *esClient {
+	t.Helper()
+	sc := in.subscribe(t)
+	c := &esClient{who: who, target: in, conn: sc.conn, changed: make(chan struct{}), done: make(chan struct{}),
+		conns: []esConn{{to: in.name}}}
+	go c.run(sc.rd)
+	t.Cleanup(c.stop)
+	return c
+}
+
+func (c *esClient) run(rd *sse.Reader) {
+	defer close(c.done)
+	for {
+		c.mu.Lock()
+		conn := c.conn
+		c.mu.Unlock()
+		_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second)) // a stream of these tests is never silent this long
+		ev, err := rd.Next()
+		c.mu.Lock()
+		if err == nil {
+			c.evs = append(c.evs, ev)
+			c.at = append(c.at, time.Now())
+			c.notifyLocked()
+			c.mu.Unlock()
+			continue
+		}
+		stopped := c.stopped
+		if !stopped {
+			c.conns[len(c.conns)-1].end, c.conns[len(c.conns)-1].endAt = err, time.Now()
+		}
+		c.mu.Unlock()
+		if stopped {
+			return
+		}
+		if rd, err = c.reconnect(rd.LastEventID()); err != nil {
+			c.mu.Lock()
+			c.err = err
+			c.notifyLocked()
+			c.mu.Unlock()
+			return
+		}
+	}
+}
+
+func (c *esClient) notifyLocked() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// reconnect opens the stream on the current target, resuming after last,
+// retrying every 100ms for up to 10s while the target does not answer.
+func (c *esClient) reconnect(last string) (*sse.Reader, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c.mu.Lock()
+		in, stopped := c.target, c.stopped
+		c.mu.Unlock()
+		if stopped {
+			return nil, errors.New("stopped")
+		}
+		conn, rd, err := dialStream(in.ts.addr, last)
+		if err == nil {
+			c.mu.Lock()
+			if c.stopped {
+				c.mu.Unlock()
+				_ = conn.Close()
+				return nil, errors.New("stopped")
+			}
+			c.conn = conn
+			c.conns = append(c.conns, esConn{to: in.name, first: len(c.evs), resume: last})
+			c.notifyLocked()
+			c.mu.Unlock()
+			return rd, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("reconnecting to %s: %w", in.name, err)
+		}
+		time.Sleep(100 * time.Millisecond) // the retry pace of a client, not a wait for readiness
+	}
+}
+
+// dialStream GETs /events at addr with Last-Event-ID last and returns the
+// connection and its reader once the answer is a 200 event stream.
+func dialStream(addr, last string) (net.Conn, *sse.Reader, error) {
+	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return nil, nil, err
+	}
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	req := fmt.Sprintf("GET /events HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\nUser-Agent: tempstream-it\r\nLast-Event-ID: %s\r\n\r\n", addr, last)
+	if _, err := io.WriteString(conn, req); err != nil {
+		_ = conn.Close()
+		return nil, nil, err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: http.MethodGet})
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("answer %s", resp.Status)
+	}
+	if err != nil {
+		_ = conn.Close()
+		return nil, nil, err
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return conn, sse.NewReader(resp.Body, 0), nil
+}
+
+// retarget sends the client's next reconnection to in.
+func (c *esClient) retarget(in *instance) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.target = in
+}
+
+// stop closes the connection and waits for the reader to end. Idempotent.
+func (c *esClient) stop() {
+	c.mu.Lock()
+	c.stopped = true
+	conn := c.conn
+	c.mu.Unlock()
+	_ = conn.Close()
+	<-c.done
+}
+
+// snapshot returns the events so far, their arrival times and the
+// connections.
+func (c *esClient) snapshot() ([]sse.Received, []time.Time, []esConn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.evs), slices.Clone(c.at), slices.Clone(c.conns)
+}
+
+// waitSeq waits until the client has received event seq (or a later one).
+func (c *esClient) waitSeq(t testing.TB, timeout time.Duration, seq uint64) {
+	t.Helper()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		c.mu.Lock()
+		n, err, changed := len(c.evs), c.err, c.changed
+		var last uint64
+		if n > 0 {
+			last, _ = strconv.ParseUint(c.evs[n-1].LastEventID, 10, 64)
+		}
+		c.mu.Unlock()
+		if last >= seq {
+			return
+		}
+		if err != nil {
+			t.Fatalf("%s: gave up after %d events: %v", c.who, n, err)
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			t.Fatalf("%s: event %d not received within %v (last %d)", c.who, seq, timeout, last)
+		}
+	}
+}
