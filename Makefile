@@ -2,9 +2,9 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: test test-deps fmt-check vet race fuzz run bench
+.PHONY: test test-deps test-deps-proxies fmt-check vet race fuzz run bench
 
-test: test-deps fmt-check vet race fuzz
+test: test-deps test-deps-proxies fmt-check vet race fuzz
 
 # Debian's chromium (and a font) for the browser test, cmd/tempstream/browser_test.go.
 test-deps:
@@ -12,6 +12,20 @@ test-deps:
 		echo "installing Debian's chromium for the browser test"; \
 		apt-get update && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-dejavu-core; \
+	fi
+
+# Debian's nginx, haproxy and squid (and curl) for the proxy tests, test/proxy.
+# The tests start their own instances on free loopback ports; the packages'
+# services (ports 80, 3128) are not used.
+test-deps-proxies:
+	@missing=""; \
+	for p in nginx haproxy squid curl; do \
+		command -v $$p >/dev/null 2>&1 || [ -x /usr/sbin/$$p ] || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian's$$missing for the proxy tests"; \
+		apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends$$missing; \
 	fi
 
 fmt-check:
@@ -32,5 +46,11 @@ fuzz:
 run:
 	$(GO) run ./cmd/tempstream
 
+# Quick benchmarks (under 3 minutes): the engine's Go benchmarks, the load
+# tool's parsers, and 500 subscribers at 100 readings a second for 10 s against
+# the floor, tempstream and r3labs/sse/v2 (bench/run.sh; the full scenarios are
+# bench/run.sh a|b|c|d, see BENCHMARKS.md).
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./pkg/sse
+	$(GO) test -run='^$$' -bench=Parse -benchmem ./cmd/ssebench
+	bench/run.sh quick

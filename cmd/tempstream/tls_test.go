@@ -1,0 +1,351 @@
+package main
+
+// HTTP/2 over TLS (--tls-cert, --tls-key): the same stream, many streams on
+// one connection (so browsers are not held to 6 per origin), no Connection
+// header, and resuming with Last-Event-ID.
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tempstream/tempstream/pkg/sse"
+)
+
+// selfSigned writes a self-signed ECDSA certificate for 127.0.0.1 and
+// localhost and its key into dir, and returns their paths and a pool that
+// trusts the certificate.
+func selfSigned(t testing.TB, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		Subject:               pkix.Name{CommonName: "tempstream test"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+		DNSNames:              []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+// startTLSServer runs the program with --tls-cert and --tls-key plus args and
+// returns it (url https://…) with a pool that trusts its certificate.
+func startTLSServer(t *testing.T, args ...string) (ts *testServer, pool *x509.CertPool) {
+	t.Helper()
+	certFile, keyFile, pool := selfSigned(t, t.TempDir())
+	ctx, cancel := context.WithCancel(context.Background())
+	ts = &testServer{logs: newLogSink(), stdout: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	all := append(append([]string(nil), baseArgs...), "--tls-cert", certFile, "--tls-key", keyFile)
+	all = append(all, args...)
+	go func() { ts.done <- run(ctx, all, func(string) string { return "" }, ts.stdout, ts.logs) }()
+	t.Cleanup(func() {
+		if err := ts.stop(5 * time.Second); err != nil {
+			t.Errorf("run at cleanup: %v", err)
+		}
+		if t.Failed() {
+			for _, l := range ts.logs.rawLines() {
+				t.Logf("server log: %s", l)
+			}
+		}
+	})
+	select {
+	case ts.addr = <-ts.logs.addr:
+	case err := <-ts.done:
+		ts.done <- err
+		t.Fatalf("run returned before listening: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no \"listening\" log line within 10s")
+	}
+	ts.url = "https://" + ts.addr
+	l := ts.logs.wait(t, time.Second, "listening", func(l logLine) bool { return l.str("msg") == "listening" })
+	if l.str("page") != ts.url+"/temperature" || l["tls"] != true {
+		t.Errorf("listening line has page %q tls %v, want %q true", l.str("page"), l["tls"], ts.url+"/temperature")
+	}
+	return ts, pool
+}
+
+// tlsClient returns a client trusting pool; HTTP/2 when h2, else HTTP/1.1.
+// Its idle connections are closed when the test ends (before the server
+// stops).
+func tlsClient(t *testing.T, pool *x509.CertPool, h2 bool) *http.Client {
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: h2}
+	if !h2 {
+		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{} // no h2
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
+}
+
+// h2Stream is one streamed response read on its own goroutine.
+type h2Stream struct {
+	resp   *http.Response
+	cancel context.CancelFunc
+	evs    chan sse.Received
+	done   chan struct{}
+	err    error // why reading ended; read after done
+}
+
+func openTLSStream(t *testing.T, c *http.Client, url string, hdr ...string) *h2Stream {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		cancel()
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	s := &h2Stream{resp: resp, cancel: cancel, evs: make(chan sse.Received, 1024), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		rd := sse.NewReader(resp.Body, 0)
+		for {
+			ev, err := rd.Next()
+			if err != nil {
+				s.err = err
+				return
+			}
+			select {
+			case s.evs <- ev:
+			case <-ctx.Done():
+				s.err = ctx.Err()
+				return
+			}
+		}
+	}()
+	t.Cleanup(s.close)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	return s
+}
+
+func (s *h2Stream) close() {
+	s.cancel()
+	<-s.done
+	_ = s.resp.Body.Close()
+}
+
+func (s *h2Stream) next(t *testing.T, timeout time.Duration) sse.Received {
+	t.Helper()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case ev := <-s.evs:
+		return ev
+	case <-s.done:
+		select { // events queued before the end come first
+		case ev := <-s.evs:
+			return ev
+		default:
+		}
+		t.Fatalf("stream ended: %v", s.err)
+	case <-timer.C:
+		t.Fatalf("no event within %v", timeout)
+	}
+	return sse.Received{}
+}
+
+// TestHTTP2OverTLS: with --tls-cert/--tls-key the stream is served over
+// HTTP/2 without a Connection header; many streams share one connection; a
+// client that left resumes with Last-Event-ID and loses nothing.
+func TestHTTP2OverTLS(t *testing.T) {
+	t.Parallel()
+	ts, pool := startTLSServer(t, "--interval", "50ms", "--retention", "100000")
+	client := tlsClient(t, pool, true)
+
+	// More streams than a browser's 6 HTTP/1.1 connections per origin, all on
+	// one HTTP/2 connection.
+	const n = 8
+	streams := make([]*h2Stream, n)
+	for i := range streams {
+		streams[i] = openTLSStream(t, client, ts.url+"/events")
+		resp := streams[i].resp
+		if resp.Proto != "HTTP/2.0" || resp.ProtoMajor != 2 {
+			t.Fatalf("stream %d: proto %s, want HTTP/2.0", i, resp.Proto)
+		}
+		if v, ok := resp.Header["Connection"]; ok {
+			t.Fatalf("stream %d: Connection header %q sent over HTTP/2", i, v)
+		}
+		for k, want := range map[string]string{
+			"Content-Type":      "text/event-stream; charset=utf-8",
+			"Cache-Control":     "no-cache, no-transform",
+			"X-Accel-Buffering": "no",
+		} {
+			if got := resp.Header.Get(k); got != want {
+				t.Fatalf("stream %d: %s = %q, want %q", i, k, got, want)
+			}
+		}
+	}
+	for i, s := range streams {
+		ev := s.next(t, 5*time.Second)
+		if ev.Type != "temperature" {
+			t.Fatalf("stream %d: first event %s %s", i, ev.Type, ev.Data)
+		}
+		var d readingData
+		decodeStrict(t, ev.Data, &d)
+	}
+	remotes := map[string]bool{}
+	lines, _ := ts.logs.snapshot()
+	for _, l := range lines {
+		if l.str("msg") == "stream opened" {
+			if l.str("proto") != "HTTP/2.0" {
+				t.Fatalf("stream opened with proto %q, want HTTP/2.0", l.str("proto"))
+			}
+			remotes[l.str("remote")] = true
+		}
+	}
+	if len(remotes) != 1 {
+		t.Fatalf("%d streams came from %d client addresses, want one HTTP/2 connection: %v", n, len(remotes), remotes)
+	}
+
+	// Resume: streams[1] leaves after a few events, the reference
+	// (streams[0]) sees more, streams[1] comes back with Last-Event-ID.
+	ref, leaver := streams[0], streams[1]
+	var last sse.Received
+	for range 3 {
+		last = leaver.next(t, 5*time.Second)
+	}
+	leaver.close()
+	lastSeq := seqOf(t, last.LastEventID)
+	var refEvs []sse.Received
+	for len(refEvs) == 0 || seqOf(t, refEvs[len(refEvs)-1].LastEventID) < lastSeq+5 {
+		ev := ref.next(t, 5*time.Second)
+		if seqOf(t, ev.LastEventID) > lastSeq {
+			refEvs = append(refEvs, ev)
+		}
+	}
+	checkConsecutive(t, "reference", refEvs, lastSeq+1)
+	back := openTLSStream(t, client, ts.url+"/events", "Last-Event-ID", last.LastEventID)
+	var got []sse.Received
+	for len(got) < len(refEvs) {
+		got = append(got, back.next(t, 5*time.Second))
+	}
+	checkConsecutive(t, "resumed over HTTP/2", got, lastSeq+1)
+	checkSameAsRef(t, "resumed over HTTP/2", got, refEvs)
+	t.Logf("%d streams on one HTTP/2 connection; resumed after %s with %d events, none lost", n, last.LastEventID, len(got))
+}
+
+// TestHTTP11OverTLS: a client without HTTP/2 still gets the stream over
+// TLS, with Connection: keep-alive as on plain HTTP/1.1.
+func TestHTTP11OverTLS(t *testing.T) {
+	t.Parallel()
+	ts, pool := startTLSServer(t, "--interval", "50ms")
+	s := openTLSStream(t, tlsClient(t, pool, false), ts.url+"/events")
+	if s.resp.Proto != "HTTP/1.1" || s.resp.TLS == nil {
+		t.Fatalf("proto %s, TLS %v: want HTTP/1.1 over TLS", s.resp.Proto, s.resp.TLS != nil)
+	}
+	if got := s.resp.Header.Get("Connection"); got != "keep-alive" {
+		t.Fatalf("Connection = %q, want keep-alive", got)
+	}
+	for range 3 {
+		if ev := s.next(t, 5*time.Second); ev.Type != "temperature" {
+			t.Fatalf("event %s %s", ev.Type, ev.Data)
+		}
+	}
+}
+
+// TestTLSConfigErrors: --tls-cert and --tls-key go together, and the pair
+// must load, or the program stops at start naming the flag.
+func TestTLSConfigErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cert, key, _ := selfSigned(t, dir)
+	other := t.TempDir()
+	_, otherKey, _ := selfSigned(t, other)
+	garbage := filepath.Join(dir, "garbage.pem")
+	if err := os.WriteFile(garbage, []byte("not PEM"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		mention []string
+	}{
+		{"cert without key", []string{"--tls-cert", cert}, nil, []string{"--tls-key", "TEMPSTREAM_TLS_KEY"}},
+		{"key without cert", []string{"--tls-key", key}, nil, []string{"--tls-cert", "TEMPSTREAM_TLS_CERT"}},
+		{"env cert without key", nil, map[string]string{"TEMPSTREAM_TLS_CERT": cert}, []string{"--tls-key"}},
+		{"missing cert file", []string{"--tls-cert", filepath.Join(dir, "nope.pem"), "--tls-key", key}, nil, []string{"--tls-cert", "nope.pem"}},
+		{"missing key file", []string{"--tls-cert", cert, "--tls-key", filepath.Join(dir, "nope.pem")}, nil, []string{"--tls-key", "nope.pem"}},
+		{"cert not PEM", []string{"--tls-cert", garbage, "--tls-key", key}, nil, []string{"--tls-cert", "garbage.pem"}},
+		{"key of another cert", []string{"--tls-cert", cert, "--tls-key", otherKey}, nil, []string{"--tls-cert", "--tls-key", "does not match"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"tempstream", "--addr", "127.0.0.1:0"}, tc.args...)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			err := run(ctx, args, func(k string) string { return tc.env[k] }, &stdout, &stderr)
+			if err == nil {
+				t.Fatal("run returned nil")
+			}
+			if !errors.As(err, new(usageError)) {
+				t.Fatalf("error %q (%T) is not a usageError", err, err)
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error is not one line: %q", msg)
+			}
+			for _, m := range tc.mention {
+				if !strings.Contains(msg, m) {
+					t.Errorf("error %q does not mention %q", msg, m)
+				}
+			}
+			if stderr.Len() != 0 {
+				t.Errorf("run logged before failing: %s", stderr.String())
+			}
+		})
+	}
+}

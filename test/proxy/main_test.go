@@ -1,0 +1,853 @@
+// Package proxy_test runs tempstream behind real proxies (nginx, HAProxy and
+// Squid from Debian's packages) and measures when events arrive through them.
+//
+// TestMain builds the binary once; each test starts its own tempstream (a
+// child process) and its own proxy process on free loopback ports, with a
+// configuration written into a temporary directory, and stops both when it
+// ends. A missing proxy binary fails the test (`make test-deps-proxies`
+// installs them); it never skips. Delays are measured against each event's
+// "at" (its publish time) and against a direct connection read by the same
+// process, so a stall of the whole machine is not blamed on a proxy.
+package proxy_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/tempstream/tempstream/pkg/sse"
+)
+
+// binPath is the tempstream binary, built once by TestMain.
+var binPath string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "tempstream-proxy-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binPath = filepath.Join(dir, "tempstream")
+	// `go test` puts its own go command first in PATH.
+	cmd := exec.Command("go", "build", "-buildvcs=false", "-o", binPath, "github.com/tempstream/tempstream/cmd/tempstream")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building tempstream: %v\n%s", err, out)
+		_ = os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	// Every process, connection and reader is ended by the test that made it.
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		_ = os.RemoveAll(dir)
+		os.Exit(code)
+	}))
+}
+
+// ---------------------------------------------------------------------------
+// Processes
+
+// process is a child process in its own process group (nginx forks workers),
+// its output in a file.
+type process struct {
+	name    string
+	cmd     *exec.Cmd
+	outPath string
+	done    chan struct{} // closed when it has exited
+	err     error         // Wait's result, after done
+	extra   []string      // more files to show when the test fails (logs)
+}
+
+// startProcess starts path with args, its output into dir/name.out, and
+// stops its whole process group when the test ends (SIGTERM, then SIGKILL).
+// Should the test process die without cleaning up (killed, or a timeout's
+// panic), the kernel sends the process SIGTERM (Pdeathsig): nginx's master
+// then stops its workers, haproxy and squid exit.
+func startProcess(t testing.TB, name, dir, path string, args ...string) *process {
+	t.Helper()
+	outPath := filepath.Join(dir, name+".out")
+	out, err := os.Create(outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close() // the child has its own copy
+	cmd := exec.Command(path, args...)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Env = childEnv()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", name, err)
+	}
+	p := &process{name: name, cmd: cmd, outPath: outPath, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.stop(t)
+		if t.Failed() {
+			p.dump(t)
+		}
+	})
+	return p
+}
+
+// stop ends the process group: SIGTERM, then SIGKILL after 5 s; it waits
+// for the leader to exit and kills whatever is left of its group.
+func (p *process) stop(t testing.TB) {
+	pgid := p.cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		t.Errorf("%s still running 5s after SIGTERM; killing it", p.name)
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		<-p.done
+	}
+	_ = syscall.Kill(-pgid, syscall.SIGKILL) // workers, helpers
+}
+
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *process) dump(t testing.TB) {
+	for _, f := range append([]string{p.outPath}, p.extra...) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if len(b) > 8000 {
+			b = b[len(b)-8000:]
+		}
+		t.Logf("%s: %s:\n%s", p.name, filepath.Base(f), b)
+	}
+}
+
+// waitListening waits until addr accepts TCP connections, failing the test
+// if p exits first or 10 s pass.
+func (p *process) waitListening(t testing.TB, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			_ = c.Close()
+			return
+		}
+		if p.exited() {
+			p.dump(t)
+			t.Fatalf("%s exited before listening on %s: %v", p.name, addr, p.err)
+		}
+		if time.Now().After(deadline) {
+			p.dump(t)
+			t.Fatalf("%s not listening on %s within 10s: %v", p.name, addr, err)
+		}
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// childEnv is the test's environment without TEMPSTREAM_* and proxy
+// variables, so neither tempstream nor curl is configured from outside.
+func childEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch strings.ToLower(k) {
+		case "http_proxy", "https_proxy", "all_proxy", "no_proxy":
+			continue
+		}
+		if !strings.HasPrefix(k, "TEMPSTREAM_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// lookBinary finds a program in PATH or the sbin directories (Debian puts
+// nginx, haproxy and squid in /usr/sbin, which a user's PATH may lack). A
+// missing one fails the test: these tests prove something only when run.
+func lookBinary(t testing.TB, name, pkg string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	for _, dir := range []string{"/usr/sbin", "/usr/local/sbin", "/sbin"} {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	t.Fatalf("%s is not installed (not in PATH, /usr/sbin or /usr/local/sbin): the proxy tests run the real one. "+
+		"Install it with `make test-deps-proxies` (apt-get install -y %s)", name, pkg)
+	return ""
+}
+
+// freeAddr returns a loopback address with a port free a moment ago.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
+}
+
+// ---------------------------------------------------------------------------
+// tempstream
+
+// server is a tempstream process.
+type server struct {
+	addr  string
+	url   string
+	token string // --publish-token, when the test gave one
+	cmd   *exec.Cmd
+	logs  *logSink
+	done  chan struct{}
+	err   error
+}
+
+// logSink keeps the JSON log lines of a server and announces "listening".
+type logSink struct {
+	mu      sync.Mutex
+	partial []byte
+	lines   []map[string]any
+	raw     []string
+	changed chan struct{}
+	addr    chan string
+	sent    bool
+}
+
+func (s *logSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.partial = append(s.partial, p...)
+	added := false
+	for {
+		i := bytes.IndexByte(s.partial, '\n')
+		if i < 0 {
+			break
+		}
+		line := string(s.partial[:i])
+		s.partial = s.partial[i+1:]
+		var l map[string]any
+		if json.Unmarshal([]byte(line), &l) != nil {
+			l = map[string]any{"unparsed": line}
+		}
+		s.lines = append(s.lines, l)
+		s.raw = append(s.raw, line)
+		added = true
+		if l["msg"] == "listening" && !s.sent {
+			s.sent = true
+			addr, _ := l["addr"].(string)
+			s.addr <- addr
+		}
+	}
+	if added {
+		close(s.changed)
+		s.changed = make(chan struct{})
+	}
+	return len(p), nil
+}
+
+// wait returns the first log line that match accepts, waiting up to timeout.
+func (s *logSink) wait(t testing.TB, timeout time.Duration, what string, match func(map[string]any) bool) map[string]any {
+	t.Helper()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		lines, changed := s.lines, s.changed
+		s.mu.Unlock()
+		for _, l := range lines {
+			if match(l) {
+				return l
+			}
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			t.Fatalf("no server log line %s within %v", what, timeout)
+		}
+	}
+}
+
+// startServer runs tempstream on 127.0.0.1:0 with JSON logs and args, and
+// stops it when the test ends.
+func startServer(t testing.TB, args ...string) *server {
+	t.Helper()
+	s := &server{logs: &logSink{changed: make(chan struct{}), addr: make(chan string, 1)}, done: make(chan struct{})}
+	// The memory store: these tests are about the proxies, and it starts
+	// fastest; the stream and its IDs behave the same on JetStream.
+	all := append([]string{"--addr", "127.0.0.1:0", "--log-format", "json", "--seed", "1", "--store", "memory"}, args...)
+	for i, a := range all {
+		if a == "--publish-token" && i+1 < len(all) {
+			s.token = all[i+1]
+		}
+	}
+	s.cmd = exec.Command(binPath, all...)
+	s.cmd.Env = childEnv()
+	// Whatever it writes stays out of the source tree; it ends with the test
+	// process even when that dies without cleaning up (see startProcess).
+	s.cmd.Dir = t.TempDir()
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	s.cmd.Stderr = s.logs
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("starting tempstream: %v", err)
+	}
+	go func() {
+		s.err = s.cmd.Wait()
+		close(s.done)
+	}()
+	t.Cleanup(func() {
+		s.stop(t)
+		if t.Failed() {
+			s.logs.mu.Lock()
+			for _, l := range s.logs.raw {
+				t.Logf("tempstream: %s", l)
+			}
+			s.logs.mu.Unlock()
+		}
+	})
+	select {
+	case s.addr = <-s.logs.addr:
+	case <-s.done:
+		t.Fatalf("tempstream exited before listening: %v", s.err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("tempstream: no \"listening\" log line within 10s")
+	}
+	s.url = "http://" + s.addr
+	return s
+}
+
+// stop sends SIGTERM and waits for the exit (SIGKILL after 5 s).
+func (s *server) stop(t testing.TB) {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(5 * time.Second):
+		t.Errorf("tempstream still running 5s after SIGTERM")
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// publish posts one reading of sensor sim-1 through the ingest API (the
+// server needs --publish-token) and returns its event ID.
+func (s *server) publish(t testing.TB, celsius float64) string {
+	t.Helper()
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	body := fmt.Sprintf(`{"sensor":"sim-1","celsius":%v}`, celsius)
+	req, err := http.NewRequest(http.MethodPost, s.url+"/api/v1/readings", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("publishing: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("publishing: %s %s", resp.Status, b)
+	}
+	var r struct{ IDs []string }
+	if err := json.Unmarshal(b, &r); err != nil || len(r.IDs) != 1 {
+		t.Fatalf("publishing: answer %s: %v", b, err)
+	}
+	return r.IDs[0]
+}
+
+// ---------------------------------------------------------------------------
+// Streams
+
+// arrival is one event as a client received it.
+type arrival struct {
+	sse.Received
+	Seq       uint64
+	Published time.Time // the reading's "at": when the server published it
+	Got       time.Time // when the client had the whole event
+}
+
+func (a arrival) delay() time.Duration { return a.Got.Sub(a.Published) }
+
+// stream reads an event stream on its own goroutine, noting when each event
+// and each heartbeat comment arrives.
+type stream struct {
+	resp  *http.Response
+	local string // the client's address
+	close func() // ends the connection and waits for the reader
+	evs   chan arrival
+	stopc chan struct{}
+	done  chan struct{}
+	err   error // why reading ended, after done
+	ended time.Time
+
+	heartbeats atomic.Int64
+	lastByte   atomic.Int64 // UnixNano of the last byte received
+}
+
+// request is the text of an HTTP request with a Host header and extra
+// header lines ("Name: value").
+func request(requestLine, host string, headers ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\r\nHost: %s\r\nAccept: text/event-stream\r\nUser-Agent: tempstream-proxy-test\r\n", requestLine, host)
+	for _, h := range headers {
+		b.WriteString(h + "\r\n")
+	}
+	b.WriteString("\r\n")
+	return b.String()
+}
+
+// openRaw connects to addr over TCP, writes req and reads the response head:
+// a 200 event stream, or the test fails.
+func openRaw(t testing.TB, addr, req string) *stream {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(conn, req); err != nil {
+		_ = conn.Close()
+		t.Fatalf("writing request to %s: %v", addr, err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodGet})
+	if err != nil {
+		_ = conn.Close()
+		t.Fatalf("reading response head from %s: %v", addr, err)
+	}
+	_ = conn.SetDeadline(time.Time{}) // the reader is stopped by closing conn
+	s := newStream(t, resp, func() { _ = conn.Close() })
+	s.local = conn.LocalAddr().String()
+	return s
+}
+
+// newStream checks that resp is a 200 event stream and starts reading it;
+// closeFn ends the connection. The test's cleanup stops it.
+func newStream(t testing.TB, resp *http.Response, closeFn func()) *stream {
+	t.Helper()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		closeFn()
+		t.Fatalf("stream answered %s: %s", resp.Status, b)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream; charset=utf-8" {
+		closeFn()
+		t.Fatalf("Content-Type = %q, want text/event-stream; charset=utf-8", ct)
+	}
+	s := &stream{resp: resp, evs: make(chan arrival, 4096), stopc: make(chan struct{}), done: make(chan struct{})}
+	var once sync.Once
+	s.close = func() {
+		once.Do(func() {
+			close(s.stopc)
+			closeFn()
+		})
+		<-s.done
+	}
+	go s.read(closeFn)
+	t.Cleanup(s.close)
+	return s
+}
+
+func (s *stream) read(closeFn func()) {
+	defer close(s.done)
+	defer closeFn()
+	rd := sse.NewReader(&watchReader{r: s.resp.Body, s: s}, 0)
+	for {
+		ev, err := rd.Next()
+		now := time.Now()
+		if err != nil {
+			s.err, s.ended = err, now
+			return
+		}
+		a := arrival{Received: ev, Got: now}
+		if _, seq, ok := splitID(ev.LastEventID); ok {
+			a.Seq = seq
+		}
+		var d struct{ At string }
+		if ev.Type == "temperature" && json.Unmarshal(ev.Data, &d) == nil {
+			a.Published, _ = time.Parse(time.RFC3339Nano, d.At)
+		}
+		select {
+		case s.evs <- a:
+		case <-s.stopc:
+			s.err, s.ended = errors.New("stopped"), now
+			return
+		}
+	}
+}
+
+// watchReader notes the time of the last byte and counts heartbeat
+// comments as they pass (the parser consumes comments silently).
+type watchReader struct {
+	r    io.Reader
+	s    *stream
+	tail []byte
+}
+
+var heartbeatLine = []byte(": heartbeat\n")
+
+func (w *watchReader) Read(p []byte) (int, error) {
+	n, err := w.r.Read(p)
+	if n > 0 {
+		w.s.lastByte.Store(time.Now().UnixNano())
+		buf := append(w.tail, p[:n]...)
+		w.s.heartbeats.Add(int64(bytes.Count(buf, heartbeatLine)))
+		// Keep a partial heartbeat line for the next read, never a whole one.
+		k := min(len(heartbeatLine)-1, len(buf))
+		w.tail = append(w.tail[:0], buf[len(buf)-k:]...)
+	}
+	return n, err
+}
+
+// next returns the next event, failing the test if none comes within
+// timeout or the stream ends.
+func (s *stream) next(t testing.TB, timeout time.Duration) arrival {
+	t.Helper()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case a := <-s.evs:
+		return a
+	case <-s.done:
+		select {
+		case a := <-s.evs:
+			return a
+		default:
+		}
+		t.Fatalf("stream ended: %v", s.err)
+	case <-timer.C:
+		t.Fatalf("no event within %v", timeout)
+	}
+	return arrival{}
+}
+
+// live skips the event a new connection gets at once (the newest retained,
+// published before the client came) and returns the next n events, each a
+// temperature event with a publish time, consecutive.
+func (s *stream) live(t testing.TB, n int, timeout time.Duration) []arrival {
+	t.Helper()
+	first := s.next(t, 5*time.Second)
+	var got []arrival
+	for len(got) < n {
+		a := s.next(t, timeout)
+		if a.Type != "temperature" || a.Published.IsZero() {
+			t.Fatalf("event %s %q %s: want a temperature event with \"at\"", a.LastEventID, a.Type, a.Data)
+		}
+		got = append(got, a)
+	}
+	checkConsecutive(t, "live events", got, first.Seq+1)
+	return got
+}
+
+// waitEnd waits until the stream ends and returns why.
+func (s *stream) waitEnd(t testing.TB, timeout time.Duration) error {
+	t.Helper()
+	select {
+	case <-s.done:
+		return s.err
+	case <-time.After(timeout):
+		t.Fatalf("stream still open after %v", timeout)
+		return nil
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Checks and measures
+
+// splitID splits an event ID: "<epoch>-<seq>" (the memory store) or
+// "<seq>" (JetStream's sequence numbers, no epoch).
+func splitID(id string) (epoch string, seq uint64, ok bool) {
+	i := strings.LastIndexByte(id, '-')
+	if i == 0 {
+		return "", 0, false
+	}
+	if i > 0 {
+		epoch = id[:i]
+	}
+	seq, err := strconv.ParseUint(id[i+1:], 10, 64)
+	return epoch, seq, err == nil && seq > 0
+}
+
+// checkConsecutive fails unless evs are temperature events of one epoch
+// numbered first, first+1, …: nothing lost, nothing twice.
+func checkConsecutive(t testing.TB, who string, evs []arrival, first uint64) {
+	t.Helper()
+	if len(evs) == 0 {
+		return
+	}
+	epoch, _, _ := splitID(evs[0].LastEventID)
+	for i, a := range evs {
+		want := strconv.FormatUint(first+uint64(i), 10)
+		if epoch != "" {
+			want = epoch + "-" + want
+		}
+		if a.Type != "temperature" || a.LastEventID != want {
+			t.Fatalf("%s: event %d is %s %q, want temperature %s (a gap or a duplicate)", who, i, a.LastEventID, a.Type, want)
+		}
+	}
+}
+
+// pair is one event as it arrived through the proxy and on a direct
+// connection to the same server, read by the same process.
+type pair struct{ via, direct arrival }
+
+// added is how much later the event came through the proxy than directly.
+// A stall of the whole machine (the server, or this process) delays both
+// copies alike; what remains is the proxy's doing.
+func (p pair) added() time.Duration { return p.via.Got.Sub(p.direct.Got) }
+
+// openPair opens a direct reference stream on srv, then the stream through
+// the proxy with open, so the reference has every event the other gets.
+func openPair(t testing.TB, srv *server, open func() *stream) (via, ref *stream) {
+	t.Helper()
+	ref = openRaw(t, srv.addr, request("GET /events HTTP/1.1", srv.addr))
+	return open(), ref
+}
+
+// measure reads n live events through s and the same events on ref (opened
+// first, see openPair), and pairs them.
+func measure(t testing.TB, s, ref *stream, n int) []pair {
+	t.Helper()
+	evs := s.live(t, n, 2*time.Second)
+	byID := map[string]arrival{}
+	for last := evs[len(evs)-1].LastEventID; ; {
+		a := ref.next(t, 5*time.Second)
+		byID[a.LastEventID] = a
+		if a.LastEventID == last {
+			break
+		}
+	}
+	ps := make([]pair, len(evs))
+	for i, a := range evs {
+		d, ok := byID[a.LastEventID]
+		if !ok || !bytes.Equal(d.Data, a.Data) {
+			t.Fatalf("event %s %s came through the proxy; the direct stream had %s", a.LastEventID, a.Data, d.Data)
+		}
+		ps[i] = pair{via: a, direct: d}
+	}
+	return ps
+}
+
+// delayStats sums up durations.
+type delayStats struct {
+	n           int
+	median, max time.Duration
+}
+
+func stats(ds []time.Duration) delayStats {
+	ds = slices.Sorted(slices.Values(ds))
+	if len(ds) == 0 {
+		return delayStats{}
+	}
+	return delayStats{n: len(ds), median: ds[len(ds)/2], max: ds[len(ds)-1]}
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+
+// checkDelays logs the delays (publish to arrival) of events through via
+// and what the proxy added to them, and fails if an event arrived more than
+// limit after it was published, unless its direct copy was as late (a stall
+// of the machine, logged, not the proxy's doing: the proxy must not add
+// limit). The publish time has millisecond precision (truncated), so a
+// delay reads up to 1 ms long.
+func checkDelays(t testing.TB, via string, ps []pair, limit time.Duration) (delay, added delayStats) {
+	t.Helper()
+	var ds, as []time.Duration
+	for _, p := range ps {
+		ds, as = append(ds, p.via.delay()), append(as, p.added())
+	}
+	delay, added = stats(ds), stats(as)
+	t.Logf("DELAY %s: %d events, publish to arrival median %s, max %s; later than on a direct connection: median %s, max %s",
+		via, delay.n, ms(delay.median), ms(delay.max), ms(added.median), ms(added.max))
+	for _, p := range ps {
+		switch d := p.via.delay(); {
+		case d < -2*time.Millisecond:
+			t.Errorf("through %s: event %s arrived %s before its publish time: clock or parsing broken", via, p.via.LastEventID, ms(d))
+		case p.added() > limit:
+			t.Errorf("through %s: event %s arrived %s after it was published, %s after the direct copy: over %v",
+				via, p.via.LastEventID, ms(d), ms(p.added()), limit)
+		case d > limit:
+			t.Logf("through %s: event %s arrived %s after it was published, but the direct copy was as late (%s): the machine stalled, not the proxy",
+				via, p.via.LastEventID, ms(d), ms(p.direct.delay()))
+		}
+	}
+	return delay, added
+}
+
+// checkOneByOne fails unless every event came through the proxy before the
+// next one was published: none waited for a later one, as in a burst (an
+// event whose direct copy was late as well is logged instead: the machine
+// stalled). It logs the inter-arrival times against the publish interval.
+func checkOneByOne(t testing.TB, via string, ps []pair, interval time.Duration) {
+	t.Helper()
+	var gaps []time.Duration
+	for i := 1; i < len(ps); i++ {
+		prev, next := ps[i-1], ps[i]
+		gaps = append(gaps, next.via.Got.Sub(prev.via.Got))
+		if prev.via.Got.Before(next.via.Published) {
+			continue
+		}
+		msg := fmt.Sprintf("through %s: event %s arrived %s, after the next one (%s) was published %s",
+			via, prev.via.LastEventID, prev.via.Got.Format("15:04:05.000"), next.via.LastEventID, next.via.Published.Format("15:04:05.000"))
+		if prev.direct.Got.Before(next.via.Published) {
+			t.Errorf("%s: held back and sent in a burst (it came directly at %s)", msg, prev.direct.Got.Format("15:04:05.000"))
+		} else {
+			t.Logf("%s, as late directly: the machine stalled, not the proxy", msg)
+		}
+	}
+	st := stats(gaps)
+	t.Logf("INTERARRIVAL %s: publish interval %v, inter-arrival median %s, max %s", via, interval, ms(st.median), ms(st.max))
+	if st.median < interval/2 || st.median > interval*3/2 {
+		t.Errorf("through %s: median inter-arrival %s, publish interval %v", via, ms(st.median), interval)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Scenarios shared by every proxy
+
+// checkIdleSurvives: the stream s (through a proxy whose idle timeout is
+// timeout, from a server publishing nothing but heartbeats) stays open for
+// idle, gets heartbeats, then still carries an event published at its end.
+func checkIdleSurvives(t testing.TB, via string, srv *server, s *stream, timeout, idle, heartbeat time.Duration) {
+	t.Helper()
+	s.next(t, 5*time.Second) // the newest reading, at once
+	start, hb0 := time.Now(), s.heartbeats.Load()
+	select {
+	case <-s.done:
+		t.Fatalf("through %s: the idle stream was closed after %v (%v): heartbeats every %v did not keep it open under a %v timeout",
+			via, s.ended.Sub(start).Round(time.Millisecond), s.err, heartbeat, timeout)
+	case a := <-s.evs:
+		t.Fatalf("through %s: unexpected event while idle: %s %s", via, a.LastEventID, a.Data)
+	case <-time.After(idle): // the idle period itself is what is tested
+	}
+	hbs := s.heartbeats.Load() - hb0
+	if min := int64(idle/heartbeat) / 2; hbs < min { // half: timers drift on a busy machine
+		t.Errorf("through %s: %d heartbeats in %v, want at least %d", via, hbs, idle, min)
+	}
+	id := srv.publish(t, 21.5)
+	a := s.next(t, 2*time.Second)
+	if a.LastEventID != id {
+		t.Fatalf("through %s: after idling got %s, want the new event %s", via, a.LastEventID, id)
+	}
+	t.Logf("IDLE %s: open after %v idle (timeout %v), %d heartbeats passed, then event %s arrived %s after publishing",
+		via, idle, timeout, hbs, id, ms(a.delay()))
+}
+
+// checkIdleCut is the control for checkIdleSurvives: without heartbeats the
+// proxy closes the idle stream at about its timeout, so the idle test would
+// fail if heartbeats did not work.
+func checkIdleCut(t testing.TB, via string, s *stream, timeout time.Duration) {
+	t.Helper()
+	s.next(t, 5*time.Second)
+	idleFrom := time.Unix(0, s.lastByte.Load())
+	err := s.waitEnd(t, 3*timeout)
+	after := s.ended.Sub(idleFrom)
+	t.Logf("IDLECUT %s: without heartbeats the stream ended %v after its last byte (%v); timeout %v",
+		via, after.Round(time.Millisecond), err, timeout)
+	if after < timeout/2 { // the proxy's clock starts when it last read, a little before the client did
+		t.Fatalf("through %s: stream ended %v after its last byte, before the %v timeout: %v", via, after, timeout, err)
+	}
+}
+
+// checkResume: a client reads through the proxy at addr, its connection is
+// cut mid-stream, it reconnects through the same proxy with Last-Event-ID
+// and gets every event it missed, then live ones, each once. req makes the
+// request text for extra header lines.
+func checkResume(t testing.TB, via string, srv *server, addr string, req func(headers ...string) string) {
+	t.Helper()
+	ref := openRaw(t, srv.addr, request("GET /events HTTP/1.1", srv.addr))
+	ref.next(t, 5*time.Second)
+
+	c := openRaw(t, addr, req())
+	var last arrival
+	for range 5 {
+		last = c.next(t, 5*time.Second)
+	}
+	c.close() // cut mid-stream
+	// The reference sees the events the client misses while it is away.
+	var refEvs []arrival
+	for len(refEvs) < 5 {
+		if a := ref.next(t, 5*time.Second); a.Seq > last.Seq {
+			refEvs = append(refEvs, a)
+		}
+	}
+	c2 := openRaw(t, addr, req("Last-Event-ID: "+last.LastEventID))
+	var got []arrival
+	for len(got) < len(refEvs)+5 {
+		got = append(got, c2.next(t, 5*time.Second))
+	}
+	checkConsecutive(t, "resumed through "+via, got, last.Seq+1)
+	for i, r := range refEvs {
+		if got[i].LastEventID != r.LastEventID || !bytes.Equal(got[i].Data, r.Data) {
+			t.Fatalf("through %s: resumed event %s %s, the reference had %s %s", via, got[i].LastEventID, got[i].Data, r.LastEventID, r.Data)
+		}
+	}
+	t.Logf("RESUME %s: cut after %s, reconnected with Last-Event-ID, got %s…%s: %d missed events replayed, none lost or repeated",
+		via, last.LastEventID, got[0].LastEventID, got[len(got)-1].LastEventID, len(refEvs))
+}
+
+// checkHTTP10 opens a stream with an HTTP/1.0 request (no chunked encoding
+// possible), reads events, stops the server, and expects the response to end
+// by connection close after whole events.
+func checkHTTP10(t testing.TB, via string, srv *server, addr, target string) {
+	t.Helper()
+	s := openRaw(t, addr, request("GET "+target+" HTTP/1.0", srv.addr))
+	if len(s.resp.TransferEncoding) != 0 || s.resp.ContentLength != -1 || !s.resp.Close {
+		t.Fatalf("through %s: HTTP/1.0 response %s with Transfer-Encoding %v, Content-Length %d, close %v: want a body ended by close",
+			via, s.resp.Proto, s.resp.TransferEncoding, s.resp.ContentLength, s.resp.Close)
+	}
+	if v := s.resp.Header.Get("Connection"); strings.EqualFold(v, "keep-alive") {
+		t.Fatalf("through %s: HTTP/1.0 response says Connection: %s", via, v)
+	}
+	got := s.live(t, 5, 2*time.Second)
+	srv.stop(t)
+	if err := s.waitEnd(t, 5*time.Second); !errors.Is(err, io.EOF) {
+		t.Fatalf("through %s: HTTP/1.0 stream ended with %v, want a clean close (EOF)", via, err)
+	}
+	// Whatever came between the last read and the close is whole events.
+	n := len(got)
+	for {
+		select {
+		case a := <-s.evs:
+			got = append(got, a)
+			continue
+		default:
+		}
+		break
+	}
+	checkConsecutive(t, "HTTP/1.0 through "+via, got, got[0].Seq)
+	t.Logf("HTTP10 %s: %s response, no chunking, %d events, ended by close (EOF) when the server stopped", via, s.resp.Proto, n)
+}
