@@ -1144,12 +1144,7 @@ func TestSimOff(t *testing.T) {
 // a one-line usageError naming the flag and its variable.
 func TestIngestConfigErrors(t *testing.T) {
 	t.Parallel()
-	cases := []struct {
-		name    string
-		args    []string
-		env     map[string]string
-		mention []string
-	}{
+	cases := []configCase{
 		{"sim-sensors uppercase", []string{"--sim-sensors", "Lab"}, nil, []string{"--sim-sensors", "TEMPSTREAM_SIM_SENSORS", "Lab"}},
 		{"sim-sensors zero", []string{"--sim-sensors", "0"}, nil, []string{"--sim-sensors"}},
 		{"sim-sensors negative", []string{"--sim-sensors", "-1"}, nil, []string{"--sim-sensors"}},
@@ -1165,33 +1160,7 @@ func TestIngestConfigErrors(t *testing.T) {
 		{"max-sensors under the simulated ones", []string{"--sim-sensors", "5", "--max-sensors", "3"}, nil, []string{"--max-sensors", "5 simulated"}},
 		{"sim-sensors over half the retention", []string{"--sim-sensors", "6", "--retention", "10"}, nil, []string{"--sim-sensors", "--retention"}},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			var stdout, stderr bytes.Buffer
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			args := append([]string{"tempstream", "--addr", "127.0.0.1:0"}, tc.args...)
-			err := run(ctx, args, func(k string) string { return tc.env[k] }, &stdout, &stderr)
-			if err == nil {
-				t.Fatal("run returned nil")
-			}
-			if !errors.As(err, new(usageError)) {
-				t.Fatalf("error %q (%T) is not a usageError", err, err)
-			}
-			if strings.Contains(err.Error(), "\n") {
-				t.Errorf("error is not one line: %q", err)
-			}
-			for _, m := range tc.mention {
-				if !strings.Contains(err.Error(), m) {
-					t.Errorf("error %q does not mention %q", err, m)
-				}
-			}
-			if stderr.Len() != 0 {
-				t.Errorf("run logged before failing: %s", stderr.String())
-			}
-		})
-	}
+	checkConfigErrors(t, cases)
 }
 
 // TestIngestLargeBatchKeepsSubscribers: a batch of 1000 readings, which the

@@ -140,12 +140,7 @@ func TestSIGTERM(t *testing.T) {
 // with a usageError of one line naming the flag (and the variable).
 func TestConfigErrors(t *testing.T) {
 	t.Parallel()
-	cases := []struct {
-		name    string
-		args    []string
-		env     map[string]string
-		mention []string
-	}{
+	cases := []configCase{
 		{"interval not a duration", []string{"--interval", "abc"}, nil, []string{"-interval", "abc"}},
 		{"interval not positive", []string{"--interval", "0s"}, nil, []string{"--interval"}},
 		{"sim-min not below sim-max", []string{"--sim-min", "40"}, nil, []string{"--sim-min"}},
@@ -157,34 +152,7 @@ func TestConfigErrors(t *testing.T) {
 		{"env heartbeat negative", nil, map[string]string{"TEMPSTREAM_HEARTBEAT": "-1s"}, []string{"--heartbeat", "TEMPSTREAM_HEARTBEAT"}},
 		{"env interval unparsable", nil, map[string]string{"TEMPSTREAM_INTERVAL": "soon"}, []string{"--interval", "TEMPSTREAM_INTERVAL"}},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			var stdout, stderr bytes.Buffer
-			args := append([]string{"tempstream", "--addr", "127.0.0.1:0"}, tc.args...)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			err := run(ctx, args, func(k string) string { return tc.env[k] }, &stdout, &stderr)
-			if err == nil {
-				t.Fatal("run returned nil")
-			}
-			if !errors.As(err, new(usageError)) {
-				t.Fatalf("error %q (%T) is not a usageError", err, err)
-			}
-			msg := err.Error()
-			if strings.Contains(msg, "\n") {
-				t.Errorf("error is not one line: %q", msg)
-			}
-			for _, m := range tc.mention {
-				if !strings.Contains(msg, m) {
-					t.Errorf("error %q does not mention %q", msg, m)
-				}
-			}
-			if stderr.Len() != 0 {
-				t.Errorf("run logged before failing: %s", stderr.String())
-			}
-		})
-	}
+	checkConfigErrors(t, cases)
 }
 
 // TestHelp: --help documents every flag with its environment variable.

@@ -659,3 +659,45 @@ func decodeJSON(t testing.TB, data []byte, v any) {
 		t.Fatalf("JSON %q: %v", data, err)
 	}
 }
+
+// configCase is a command line (and environment) that run must refuse.
+type configCase struct {
+	name    string
+	args    []string
+	env     map[string]string
+	mention []string // what the error must name
+}
+
+// checkConfigErrors runs each case: run must return a one-line usageError
+// naming everything in mention, before logging anything.
+func checkConfigErrors(t *testing.T, cases []configCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"tempstream", "--addr", "127.0.0.1:0"}, tc.args...)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			err := run(ctx, args, func(k string) string { return tc.env[k] }, &stdout, &stderr)
+			if err == nil {
+				t.Fatal("run returned nil")
+			}
+			if !errors.As(err, new(usageError)) {
+				t.Fatalf("error %q (%T) is not a usageError", err, err)
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error is not one line: %q", msg)
+			}
+			for _, m := range tc.mention {
+				if !strings.Contains(msg, m) {
+					t.Errorf("error %q does not mention %q", msg, m)
+				}
+			}
+			if stderr.Len() != 0 {
+				t.Errorf("run logged before failing: %s", stderr.String())
+			}
+		})
+	}
+}

@@ -5,7 +5,6 @@ package main
 // header, and resuming with Last-Event-ID.
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -14,13 +13,11 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"errors"
 	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -306,12 +303,7 @@ func TestTLSConfigErrors(t *testing.T) {
 	if err := os.WriteFile(garbage, []byte("not PEM"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cases := []struct {
-		name    string
-		args    []string
-		env     map[string]string
-		mention []string
-	}{
+	cases := []configCase{
 		{"cert without key", []string{"--tls-cert", cert}, nil, []string{"--tls-key", "TEMPSTREAM_TLS_KEY"}},
 		{"key without cert", []string{"--tls-key", key}, nil, []string{"--tls-cert", "TEMPSTREAM_TLS_CERT"}},
 		{"env cert without key", nil, map[string]string{"TEMPSTREAM_TLS_CERT": cert}, []string{"--tls-key"}},
@@ -320,32 +312,5 @@ func TestTLSConfigErrors(t *testing.T) {
 		{"cert not PEM", []string{"--tls-cert", garbage, "--tls-key", key}, nil, []string{"--tls-cert", "garbage.pem"}},
 		{"key of another cert", []string{"--tls-cert", cert, "--tls-key", otherKey}, nil, []string{"--tls-cert", "--tls-key", "does not match"}},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			var stdout, stderr bytes.Buffer
-			args := append([]string{"tempstream", "--addr", "127.0.0.1:0"}, tc.args...)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			err := run(ctx, args, func(k string) string { return tc.env[k] }, &stdout, &stderr)
-			if err == nil {
-				t.Fatal("run returned nil")
-			}
-			if !errors.As(err, new(usageError)) {
-				t.Fatalf("error %q (%T) is not a usageError", err, err)
-			}
-			msg := err.Error()
-			if strings.Contains(msg, "\n") {
-				t.Errorf("error is not one line: %q", msg)
-			}
-			for _, m := range tc.mention {
-				if !strings.Contains(msg, m) {
-					t.Errorf("error %q does not mention %q", msg, m)
-				}
-			}
-			if stderr.Len() != 0 {
-				t.Errorf("run logged before failing: %s", stderr.String())
-			}
-		})
-	}
+	checkConfigErrors(t, cases)
 }
