@@ -76,8 +76,9 @@ type Store struct {
 // Open connects (starting the embedded server if no URL is given), creates
 // or updates the JetStream stream (retrying while a fresh cluster elects a
 // leader, until ctx ends), fills the target's ring with the stream's newest
-// messages and then follows it. target must be empty and have no epoch: its
-// IDs become the JetStream sequence numbers.
+// messages and then follows it. target must be empty, have no epoch (its
+// IDs become the JetStream sequence numbers) and be FedByLog (another
+// instance may hand out IDs this one has not consumed yet).
 func Open(ctx context.Context, target *sse.Stream, o Options) (*Store, error) {
 	o.DataDir = cmp.Or(o.DataDir, "./data")
 	o.StreamName = cmp.Or(o.StreamName, "TEMPSTREAM")

@@ -16,7 +16,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // MustOpen opens a store on an embedded server in dir, feeding a new stream.
 func MustOpen(tb testing.TB, dir string, retention int) (*Store, *sse.Stream) {
 	tb.Helper()
-	st := sse.NewStream("temperature", sse.StreamOptions{Retention: retention})
+	st := sse.NewStream("temperature", sse.StreamOptions{Retention: retention, FedByLog: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s, err := Open(ctx, st, Options{DataDir: dir})
