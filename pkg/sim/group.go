@@ -37,8 +37,10 @@ func (g Group) Next(at time.Time) []Reading {
 	return out
 }
 
-// Run calls emit(g.Next(t)) for every t received from ticks, with the same
-// rules as Simulator.Run.
+// Run calls emit(g.Next(t)) for every t received from ticks, until ctx is
+// done or ticks is closed, and then returns; a tick that arrives after ctx
+// is done is dropped. Like Simulator.Run, it starts no goroutine and calls
+// emit on the caller's.
 func (g Group) Run(ctx context.Context, ticks <-chan time.Time, emit func([]Reading)) {
 	for {
 		select {

@@ -15,15 +15,5 @@ import (
 // active no other goroutine may use s. Tests drive Run with their own
 // channel; production passes time.NewTicker(interval).C.
 func (s *Simulator) Run(ctx context.Context, ticks <-chan time.Time, emit func(Reading)) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case t, ok := <-ticks:
-			if !ok || ctx.Err() != nil {
-				return
-			}
-			emit(s.Next(t))
-		}
-	}
+	Group{s}.Run(ctx, ticks, func(rs []Reading) { emit(rs[0]) })
 }
