@@ -17,15 +17,10 @@ func runHealthcheck(ctx context.Context, args []string, getenv func(string) stri
 	if len(args) > 0 {
 		url = args[0]
 	} else {
-		addr := getenv("TEMPSTREAM_ADDR")
-		if addr == "" {
-			addr = ":5000"
+		var err error
+		if url, err = localURL(getenv, "/healthz"); err != nil {
+			return usageError{fmt.Errorf("healthcheck: %v", err)}
 		}
-		_, port, err := net.SplitHostPort(addr)
-		if err != nil {
-			return usageError{fmt.Errorf("healthcheck: TEMPSTREAM_ADDR %q: %v", addr, err)}
-		}
-		url = "http://" + net.JoinHostPort("127.0.0.1", port) + "/healthz"
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
@@ -43,4 +38,18 @@ func runHealthcheck(ctx context.Context, args []string, getenv func(string) stri
 	}
 	fmt.Fprintln(stdout, "ok")
 	return nil
+}
+
+// localURL is path on this machine's server: loopback, at the port of
+// TEMPSTREAM_ADDR (5000 by default).
+func localURL(getenv func(string) string, path string) (string, error) {
+	addr := getenv("TEMPSTREAM_ADDR")
+	if addr == "" {
+		addr = ":5000"
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("TEMPSTREAM_ADDR %q: %v", addr, err)
+	}
+	return "http://" + net.JoinHostPort("127.0.0.1", port) + path, nil
 }

@@ -93,15 +93,10 @@ func parseWatchArgs(args []string, getenv func(string) string, stdout io.Writer)
 	if len(positional) == 1 {
 		raw = positional[0]
 	} else {
-		addr := getenv("TEMPSTREAM_ADDR")
-		if addr == "" {
-			addr = ":5000"
+		var err error
+		if raw, err = localURL(getenv, "/events"); err != nil {
+			return o, usageError{fmt.Errorf("watch: %v", err)}
 		}
-		_, port, err := net.SplitHostPort(addr)
-		if err != nil {
-			return o, usageError{fmt.Errorf("watch: TEMPSTREAM_ADDR %q: %v", addr, err)}
-		}
-		raw = "http://" + net.JoinHostPort("127.0.0.1", port) + "/events"
 	}
 	u, err := watchURL(raw, o.sensors)
 	if err != nil {
