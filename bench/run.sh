@@ -38,7 +38,7 @@ start() {
 		URL=http://127.0.0.1:5100/events ;;
 	r3labs) "$BIN/r3labs" -addr 127.0.0.1:5200 -interval "$interval" 2>"$OUT/$name.log" &
 		URL='http://127.0.0.1:5200/events?stream=temperature' ;;
-	tempstream) rm -rf "$BIN/data"
+	tempstream) [ "${3:-}" = keep ] || rm -rf "$BIN/data" # keep: a restart on the same store
 		# shellcheck disable=SC2086
 		"$BIN/tempstream" --addr 127.0.0.1:5000 --interval "$interval" --log-level warn --data-dir "$BIN/data" ${TS_FLAGS:---store memory} 2>"$OUT/$name.log" &
 		URL=http://127.0.0.1:5000/events ;;
@@ -96,7 +96,9 @@ c)
 d)
 	# Reconnect storm: tempstream is killed 15 s into the steady phase and
 	# started again on the same port; subscribers reconnect (retry: 2s)
-	# with Last-Event-ID (a memory-only ring: they get a reset, then live).
+	# with Last-Event-ID. With a memory-only ring they get a reset, then live;
+	# with TS_FLAGS="--store nats" the restart keeps the JetStream store and
+	# they resume where they were.
 	start tempstream 1s
 	echo "== d: tempstream storm" | tee -a "$OUT/commands.txt"
 	"$BIN/ssebench" -url "$URL" -label tempstream-storm -n "${STORM_N:-2000}" -ramp 1000/s -duration 30s \
@@ -104,7 +106,7 @@ d)
 	LOAD=$!
 	sleep $((${STORM_N:-2000} / 1000 + 15))
 	kill "$PID"; wait "$PID" 2>/dev/null || true
-	start tempstream 1s
+	start tempstream 1s keep # with TS_FLAGS="--store nats", the same JetStream store
 	wait "$LOAD"; stop
 	cat "$OUT/d-tempstream.txt" ;;
 *) echo "unknown scenario $scenario" >&2; exit 2 ;;
