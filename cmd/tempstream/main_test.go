@@ -202,31 +202,7 @@ func startServer(t testing.TB, args ...string) *testServer {
 // until it serves /healthz, and stops it when the test ends.
 func startServerEnv(t testing.TB, env map[string]string, args ...string) *testServer {
 	t.Helper()
-	getenv := func(k string) string { return env[k] }
-	ctx, cancel := context.WithCancel(context.Background())
-	ts := &testServer{logs: newLogSink(), stdout: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
-	all := append(append([]string(nil), baseArgs...), args...)
-	go func() { ts.done <- run(ctx, all, getenv, ts.stdout, ts.logs) }()
-
-	t.Cleanup(func() {
-		if err := ts.stop(5 * time.Second); err != nil {
-			t.Errorf("run at cleanup: %v", err)
-		}
-		if t.Failed() {
-			for _, l := range ts.logs.rawLines() {
-				t.Logf("server log: %s", l)
-			}
-		}
-	})
-
-	select {
-	case ts.addr = <-ts.logs.addr:
-	case err := <-ts.done:
-		ts.done <- err // for stop
-		t.Fatalf("run returned before listening: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("no \"listening\" log line within 10s")
-	}
+	ts := launch(t, env, append(append([]string(nil), baseArgs...), args...))
 	ts.url = "http://" + ts.addr
 	tr := &http.Transport{}
 	ts.client = &http.Client{Transport: tr, Timeout: 10 * time.Second}
@@ -700,4 +676,36 @@ func checkConfigErrors(t *testing.T, cases []configCase) {
 			}
 		})
 	}
+}
+
+// launch runs the program with the command line all and env as its only
+// environment, waits for its "listening" line (ts.addr), and stops it when
+// the test ends, printing its log if the test failed.
+func launch(t testing.TB, env map[string]string, all []string) *testServer {
+	t.Helper()
+	getenv := func(k string) string { return env[k] }
+	ctx, cancel := context.WithCancel(context.Background())
+	ts := &testServer{logs: newLogSink(), stdout: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	go func() { ts.done <- run(ctx, all, getenv, ts.stdout, ts.logs) }()
+
+	t.Cleanup(func() {
+		if err := ts.stop(5 * time.Second); err != nil {
+			t.Errorf("run at cleanup: %v", err)
+		}
+		if t.Failed() {
+			for _, l := range ts.logs.rawLines() {
+				t.Logf("server log: %s", l)
+			}
+		}
+	})
+
+	select {
+	case ts.addr = <-ts.logs.addr:
+	case err := <-ts.done:
+		ts.done <- err // for stop
+		t.Fatalf("run returned before listening: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no \"listening\" log line within 10s")
+	}
+	return ts
 }

@@ -74,29 +74,8 @@ func selfSigned(t testing.TB, dir string) (certFile, keyFile string, pool *x509.
 func startTLSServer(t *testing.T, args ...string) (ts *testServer, pool *x509.CertPool) {
 	t.Helper()
 	certFile, keyFile, pool := selfSigned(t, t.TempDir())
-	ctx, cancel := context.WithCancel(context.Background())
-	ts = &testServer{logs: newLogSink(), stdout: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	all := append(append([]string(nil), baseArgs...), "--tls-cert", certFile, "--tls-key", keyFile)
-	all = append(all, args...)
-	go func() { ts.done <- run(ctx, all, func(string) string { return "" }, ts.stdout, ts.logs) }()
-	t.Cleanup(func() {
-		if err := ts.stop(5 * time.Second); err != nil {
-			t.Errorf("run at cleanup: %v", err)
-		}
-		if t.Failed() {
-			for _, l := range ts.logs.rawLines() {
-				t.Logf("server log: %s", l)
-			}
-		}
-	})
-	select {
-	case ts.addr = <-ts.logs.addr:
-	case err := <-ts.done:
-		ts.done <- err
-		t.Fatalf("run returned before listening: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("no \"listening\" log line within 10s")
-	}
+	ts = launch(t, nil, append(all, args...))
 	ts.url = "https://" + ts.addr
 	l := ts.logs.wait(t, time.Second, "listening", func(l logLine) bool { return l.str("msg") == "listening" })
 	if l.str("page") != ts.url+"/temperature" || l["tls"] != true {
