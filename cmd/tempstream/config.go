@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,7 @@ type config struct {
 	Retry           time.Duration
 	WriteTimeout    time.Duration
 	SendBuffer      int
+	Writers         int
 	Retention       int
 	MaxSubscribers  int
 	ShutdownTimeout time.Duration
@@ -84,6 +86,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.DurationVar(&cfg.Retry, "retry", 2*time.Second, "reconnection delay sent to clients as retry:")
 	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", 10*time.Second, "a subscriber whose write takes longer is disconnected (it resumes from the replay ring)")
 	fs.IntVar(&cfg.SendBuffer, "sndbuf", 0, "kernel send buffer per connection in bytes; 0 keeps the system's (auto-tuned); small values find stalled clients sooner")
+	fs.IntVar(&cfg.Writers, "writers", runtime.GOMAXPROCS(0), "goroutines that write the plain HTTP/1.1 streams (non-blocking; an idle subscriber holds no goroutine); 0 gives each stream a goroutine of its own (HTTP/2 and TLS streams always have one)")
 	fs.IntVar(&cfg.Retention, "retention", 3600, "events kept per stream for replay to resuming clients")
 	fs.IntVar(&cfg.MaxSubscribers, "max-subscribers", defaultMaxSubscribers(), "concurrent stream subscribers; past it, 503 with Retry-After (default: the open-file limit minus headroom)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long shutdown may wait for open connections")
@@ -154,6 +157,8 @@ func (c config) validate() error {
 		return bad("write-timeout", "%v is not positive", c.WriteTimeout)
 	case c.SendBuffer < 0:
 		return bad("sndbuf", "%d is negative", c.SendBuffer)
+	case c.Writers < 0 || c.Writers > 1024:
+		return bad("writers", "%d is not between 0 and 1024", c.Writers)
 	case c.Retention < 1 || c.Retention > 10_000_000:
 		return bad("retention", "%d is not between 1 and 10000000", c.Retention)
 	case c.MaxSubscribers < 1:

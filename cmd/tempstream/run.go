@@ -86,6 +86,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ln = sndbufListener{ln, cfg.SendBuffer}
 	}
 	var ready atomic.Bool
+	events := &sse.Handler{
+		Keys:           sensorsParam,
+		Broker:         broker,
+		DefaultStream:  temperatureStream,
+		Retry:          cfg.Retry,
+		Heartbeat:      cfg.Heartbeat,
+		WriteTimeout:   cfg.WriteTimeout,
+		MaxSubscribers: cfg.MaxSubscribers,
+		Writers:        cfg.Writers,
+		Logger:         log,
+	}
 	srv := &http.Server{
 		Handler: routes(deps{
 			log:          log,
@@ -97,16 +108,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			publishToken: cfg.PublishToken,
 			publishRate:  cfg.PublishRate,
 			now:          time.Now,
-			events: &sse.Handler{
-				Keys:           sensorsParam,
-				Broker:         broker,
-				DefaultStream:  temperatureStream,
-				Retry:          cfg.Retry,
-				Heartbeat:      cfg.Heartbeat,
-				WriteTimeout:   cfg.WriteTimeout,
-				MaxSubscribers: cfg.MaxSubscribers,
-				Logger:         log,
-			},
+			events:       events,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -174,6 +176,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		_ = srv.Close()
 	}
 	broker.Close()
+	// The streams written by the writer pool end once they have sent what
+	// their subscribers had not read yet.
+	if e := events.Shutdown(shutdownCtx); e != nil {
+		log.Warn("shutdown timed out; closing streams", "err", e)
+	}
 	wg.Wait()
 	log.Info("stopped", "shutdown", time.Since(start).Round(time.Millisecond))
 	if errors.Is(err, http.ErrServerClosed) {

@@ -1,6 +1,7 @@
 package sse
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -62,8 +64,72 @@ type Handler struct {
 	Keys func(r *http.Request) ([]string, error)
 	// Logger gets one line per connection opened and closed; nil discards.
 	Logger *slog.Logger
+	// Writers, when positive, is how many goroutines write the plain
+	// HTTP/1.1 responses: each such connection is hijacked after its replay
+	// and written with non-blocking writes by one of them, so an idle
+	// subscriber holds no goroutine and no net/http buffer (see pool.go).
+	// A write that cannot complete at once gets a goroutine until it does
+	// or misses WriteTimeout. HTTP/2, TLS and HTTP/1.0 responses are served
+	// by their own goroutine, as with 0 (the default). With Writers set,
+	// call Shutdown or Close once the server has stopped.
+	Writers int
 
 	active atomic.Int64
+
+	poolMu     sync.Mutex
+	pool       *pool
+	poolClosed bool
+}
+
+// Shutdown ends the pooled responses (see Writers) once their streams have
+// closed (Broker.Close), or when ctx is done, cutting what is left, and
+// stops the writers. It returns ctx's error if it had to cut. Responses
+// served by their own goroutine end with their streams or their server.
+// After Shutdown, new responses are not pooled. Safe to call more than once.
+func (h *Handler) Shutdown(ctx context.Context) error {
+	h.poolMu.Lock()
+	p := h.pool
+	h.pool, h.poolClosed = nil, true
+	h.poolMu.Unlock()
+	if p == nil {
+		return nil
+	}
+	return p.shutdown(ctx)
+}
+
+// Close is Shutdown without waiting: pooled responses end now, each with
+// what its socket takes at once of its unread events.
+func (h *Handler) Close() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := h.Shutdown(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// poolStats returns how many responses the writer pool holds, and how many
+// of those have a write blocked; zeros without a pool.
+func (h *Handler) poolStats() (live, blocked int) {
+	h.poolMu.Lock()
+	defer h.poolMu.Unlock()
+	if h.pool == nil {
+		return 0, 0
+	}
+	return int(h.pool.live.Load()), int(h.pool.blocked.Load())
+}
+
+// writerPool returns the pool that is to write r's response, or nil.
+func (h *Handler) writerPool(r *http.Request) *pool {
+	if h.Writers <= 0 || r.ProtoMajor != 1 || r.ProtoMinor < 1 || r.TLS != nil {
+		return nil
+	}
+	h.poolMu.Lock()
+	defer h.poolMu.Unlock()
+	if h.pool == nil && !h.poolClosed {
+		h.pool = newPool(h, h.Writers)
+	}
+	return h.pool
 }
 
 // Active returns the number of responses being streamed now.
@@ -153,8 +219,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	log = log.With("stream", name, "remote", r.RemoteAddr)
 	log.Info("stream opened", "resume", truncate(resume, 64), "keys", len(keys), "proto", r.Proto)
-	reason := "panic"
+	reason, pooled := "panic", false
 	defer func() {
+		if pooled {
+			return // the pool ends it
+		}
 		// Release the slot before saying so: a client that reconnects as
 		// soon as it sees the line must find it free.
 		sub.Close()
@@ -162,6 +231,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		log.Info("stream closed", "reason", reason, "duration", time.Since(c.start).Round(time.Millisecond),
 			"events", c.events, "bytes", c.bytes)
 	}()
+	if p := h.writerPool(r); p != nil {
+		var hijacked bool
+		if hijacked, reason = c.handOff(r, retry, p); hijacked {
+			pooled = reason == ""
+			return
+		}
+	}
 	reason = c.serve(r, retry, orDefault(h.Heartbeat, DefaultHeartbeat))
 }
 
@@ -217,30 +293,11 @@ func (c *conn) write(frames ...[]byte) error {
 // serve streams until the client leaves, the subscriber is evicted or the
 // stream closes, and says which.
 func (c *conn) serve(r *http.Request, retry, heartbeat time.Duration) string {
-	hdr := c.w.Header()
-	hdr.Set("Content-Type", "text/event-stream; charset=utf-8")
-	hdr.Set("Cache-Control", "no-cache, no-transform")
-	hdr.Set("X-Accel-Buffering", "no")
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	if r.ProtoMajor == 1 && r.ProtoMinor >= 1 {
-		hdr.Set("Connection", "keep-alive")
-	}
+	c.setHeaders(r)
 	c.w.WriteHeader(http.StatusOK)
 
 	sm := c.st.m
-	head := [][]byte{AppendRetry(nil, retry)}
-	if rs := c.sub.Reset; rs != nil {
-		rs.LastEventID = truncate(rs.LastEventID, 128)
-		data, _ := json.Marshal(rs)
-		frame, _ := AppendEvent(nil, Event{Type: "reset", Data: data})
-		head = append(head, frame)
-		sm.reset(rs.Reason)
-	}
-	if ResumePoint(r) != "" {
-		sm.replays.Inc()
-		sm.replayed.Add(float64(c.sub.Backlog))
-	}
-	if err := c.write(head...); err != nil {
+	if err := c.write(c.prologue(r, retry)...); err != nil {
 		return c.writeFailed(err)
 	}
 
@@ -285,6 +342,37 @@ func (c *conn) serve(r *http.Request, retry, heartbeat time.Duration) string {
 			return "client gone"
 		}
 	}
+}
+
+// setHeaders sets the response's headers.
+func (c *conn) setHeaders(r *http.Request) {
+	hdr := c.w.Header()
+	hdr.Set("Content-Type", "text/event-stream; charset=utf-8")
+	hdr.Set("Cache-Control", "no-cache, no-transform")
+	hdr.Set("X-Accel-Buffering", "no")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	if r.ProtoMajor == 1 && r.ProtoMinor >= 1 {
+		hdr.Set("Connection", "keep-alive")
+	}
+}
+
+// prologue returns the frames that open the body: the retry field, then a
+// reset event if the resume point could not be used.
+func (c *conn) prologue(r *http.Request, retry time.Duration) [][]byte {
+	sm := c.st.m
+	head := [][]byte{AppendRetry(nil, retry)}
+	if rs := c.sub.Reset; rs != nil {
+		rs.LastEventID = truncate(rs.LastEventID, 128)
+		data, _ := json.Marshal(rs)
+		frame, _ := AppendEvent(nil, Event{Type: "reset", Data: data})
+		head = append(head, frame)
+		sm.reset(rs.Reason)
+	}
+	if ResumePoint(r) != "" {
+		sm.replays.Inc()
+		sm.replayed.Add(float64(c.sub.Backlog))
+	}
+	return head
 }
 
 // writeFailed classifies a failed write: a missed deadline evicts the

@@ -502,6 +502,10 @@ func (s *Stream) evictLocked(sub *Subscription, err error) {
 	s.m.subscribers.Dec()
 	sub.err = err
 	close(sub.done)
+	select { // a writer waiting on a shared wake channel learns of the end too
+	case sub.wake <- struct{}{}:
+	default:
+	}
 	// Only a slow subscriber's writer is interrupted: at Close, writers end
 	// their responses cleanly (a blocked one is bounded by its deadline).
 	if err == ErrSlow && sub.onEvict != nil {

@@ -115,6 +115,24 @@ func (sub *Subscription) Pending() bool {
 	return len(sub.initial) > 0 || sub.cursor.Load() <= sub.stream.head.Load()
 }
 
+// setWake makes wake (which a writer pool shares between many
+// subscriptions) the channel that gets sub's wake-ups, and the end of it.
+func (sub *Subscription) setWake(wake chan struct{}) {
+	s := sub.stream
+	s.mu.Lock()
+	sub.wake = wake
+	s.mu.Unlock()
+}
+
+// setOnEvict replaces the function called on eviction (see
+// SubscribeOptions.OnEvict).
+func (sub *Subscription) setOnEvict(f func()) {
+	s := sub.stream
+	s.mu.Lock()
+	sub.onEvict = f
+	s.mu.Unlock()
+}
+
 // Close unsubscribes. After it returns, onEvict is not called.
 func (sub *Subscription) Close() {
 	s := sub.stream
