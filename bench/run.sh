@@ -5,9 +5,9 @@
 #
 #   bench/run.sh quick        # make bench: 500 subscribers, 100 readings/s, 10 s each (~1 min)
 #   bench/run.sh a            # 2,000 subscribers, 100 readings/s, 30 s
-#   bench/run.sh b            # 19,000 subscribers, 1 reading/s, 60 s
+#   bench/run.sh b            # 19,000 subscribers, 1 reading/s, 60 s (DURATION=300s: the 5-minute target)
 #   bench/run.sh c            # 2,000 subscribers, 100 readings/s, 10% stalled vs none, 30 s
-#   bench/run.sh d            # reconnect storm: 2,000 subscribers, tempstream restarted
+#   bench/run.sh d            # reconnect storm: 2,000 subscribers (STORM_N), tempstream restarted
 #
 # Results (JSON, SVG, logs, compare.md) go to $OUT (default bench/results/<scenario>-<time>).
 # SERVERS="floor tempstream r3labs" picks servers; TEMPSTREAM_SRC=dir builds
@@ -85,7 +85,7 @@ a)
 	compare a ;;
 b)
 	export METRICS_AT=${METRICS_AT:-50}
-	for s in $SERVERS; do measure "$s" b 1s -n 19000 -ramp 1000/s -duration 60s -sources 4; done
+	for s in $SERVERS; do measure "$s" b 1s -n 19000 -ramp 1000/s -duration "${DURATION:-60s}" -sources 4; done
 	compare b ;;
 c)
 	for s in $SERVERS; do
@@ -101,7 +101,7 @@ d)
 	# they resume where they were.
 	start tempstream 1s
 	echo "== d: tempstream storm" | tee -a "$OUT/commands.txt"
-	"$BIN/ssebench" -url "$URL" -label tempstream-storm -n "${STORM_N:-2000}" -ramp 1000/s -duration 30s \
+	"$BIN/ssebench" -url "$URL" -label tempstream-storm -n "${STORM_N:-2000}" -ramp 1000/s -duration 30s -sources 4 \
 		-json "$OUT/d-tempstream.json" -plot "$OUT/d-tempstream.svg" 2>"$OUT/d-tempstream.progress" >"$OUT/d-tempstream.txt" &
 	LOAD=$!
 	sleep $((${STORM_N:-2000} / 1000 + 15))

@@ -52,6 +52,7 @@ type shard struct {
 	conns   []*pconn // owned by run
 	frames  [][]byte
 	buf     []byte
+	tally   tally
 	helpers sync.WaitGroup // finishWrite goroutines
 }
 
@@ -174,6 +175,31 @@ func (sh *shard) pass(now time.Time) {
 	}
 	clear(sh.conns[len(kept):])
 	sh.conns = kept
+	sh.tally.flush()
+}
+
+// tally adds up a pass's deliveries, so the shared counters are touched
+// once a pass rather than once a subscriber.
+type tally struct {
+	m             *streamMetrics
+	events, bytes int
+}
+
+func (t *tally) add(m *streamMetrics, events, bytes int) {
+	if t.m != m {
+		t.flush()
+		t.m = m
+	}
+	t.events += events
+	t.bytes += bytes
+}
+
+func (t *tally) flush() {
+	if t.m != nil {
+		t.m.delivered.Add(float64(t.events))
+		t.m.bytes.Add(float64(t.bytes))
+	}
+	*t = tally{}
 }
 
 // endAll cuts writes still blocked, waits for them, and ends every response.
@@ -212,7 +238,7 @@ func (sh *shard) serve(c *pconn, now time.Time) bool {
 	if c.gone.Load() {
 		return sh.end(c, "client gone")
 	}
-	sm := c.sub.stream.m
+	sm := &c.sub.stream.m
 	for {
 		var err error
 		sh.frames, err = c.sub.Next(sh.frames[:0], maxBatch)
@@ -235,7 +261,7 @@ func (sh *shard) serve(c *pconn, now time.Time) bool {
 		}
 		sh.buf = appendChunk(sh.buf[:0], sh.frames...)
 		c.events += len(sh.frames)
-		sm.delivered.Add(float64(len(sh.frames)))
+		sh.tally.add(sm, len(sh.frames), 0)
 		clear(sh.frames) // let the ring drop frames we no longer need
 		switch sh.write(c, sh.buf, now) {
 		case ended:
@@ -268,7 +294,7 @@ const (
 func (sh *shard) write(c *pconn, chunk []byte, now time.Time) writeResult {
 	n, err := c.tryWrite(chunk)
 	c.bytes += n
-	c.sub.stream.m.bytes.Add(float64(n))
+	sh.tally.add(&c.sub.stream.m, 0, n)
 	switch {
 	case err == nil:
 		c.lastWrite = now
