@@ -57,20 +57,16 @@ func (h *hangups) closeFDs() {
 
 // watch starts watching c's socket.
 func (h *hangups) watch(c *pconn) {
-	if h == nil || c.rc == nil {
+	if h == nil || c.fd < 0 {
 		return
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.gen++
-	gen := h.gen
-	_ = c.rc.Control(func(fd uintptr) {
-		ev := syscall.EpollEvent{Events: syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(fd), Pad: gen}
-		if syscall.EpollCtl(h.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev) == nil {
-			h.byFD[int32(fd)] = watched{c: c, gen: gen}
-			c.fd = int32(fd)
-		}
-	})
+	ev := syscall.EpollEvent{Events: syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(c.fd), Pad: h.gen}
+	if syscall.EpollCtl(h.epfd, syscall.EPOLL_CTL_ADD, c.fd, &ev) == nil {
+		h.byFD[int32(c.fd)] = watched{c: c, gen: h.gen}
+	}
 }
 
 // forget stops watching c's socket; call it before closing the socket.
@@ -80,9 +76,9 @@ func (h *hangups) forget(c *pconn) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if w, ok := h.byFD[c.fd]; ok && w.c == c {
-		delete(h.byFD, c.fd)
-		_ = syscall.EpollCtl(h.epfd, syscall.EPOLL_CTL_DEL, int(c.fd), nil)
+	if w, ok := h.byFD[int32(c.fd)]; ok && w.c == c {
+		delete(h.byFD, int32(c.fd))
+		_ = syscall.EpollCtl(h.epfd, syscall.EPOLL_CTL_DEL, c.fd, nil)
 	}
 }
 

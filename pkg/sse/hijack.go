@@ -30,9 +30,11 @@ func (c *conn) handOff(r *http.Request, retry time.Duration, p *pool) (hijacked 
 	// From here the ResponseController must not be kept: it holds
 	// net/http's connection and its buffers.
 	c.sub.setOnEvict(func() { _ = nc.SetWriteDeadline(time.Now()) })
-	pc := &pconn{nc: nc, sub: c.sub, remote: r.RemoteAddr, start: c.start}
+	pc := &pconn{nc: nc, fd: -1, sub: c.sub, remote: r.RemoteAddr, start: c.start}
 	if sc, ok := nc.(syscall.Conn); ok {
-		pc.rc, _ = sc.SyscallConn()
+		if rc, err := sc.SyscallConn(); err == nil {
+			_ = rc.Control(func(fd uintptr) { pc.fd = int(fd) })
+		}
 	}
 	fail := func(err error) (bool, string) {
 		_ = nc.Close()

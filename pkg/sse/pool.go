@@ -60,7 +60,7 @@ type shard struct {
 type pconn struct {
 	sh     *shard
 	nc     net.Conn
-	rc     syscall.RawConn // nil: every write goes through finishWrite
+	fd     int // nc's descriptor, written directly while the pool owns nc; -1: every write goes through finishWrite
 	sub    *Subscription
 	remote string
 	start  time.Time
@@ -70,7 +70,6 @@ type pconn struct {
 	lastWrite time.Time // owned by whoever holds the socket (run, or finishWrite while busy)
 	busy      atomic.Bool
 	gone      atomic.Bool // the client closed its end (hangups)
-	fd        int32       // the socket's descriptor, for hangups
 	pending   []byte      // the rest of a chunk finishWrite is writing
 	failed    string      // set by finishWrite before busy is cleared: why the response must end
 }
@@ -369,23 +368,23 @@ func (sh *shard) end(c *pconn, reason string) bool {
 	return false
 }
 
-// tryWrite writes p with one non-blocking write(2). It returns
-// errWouldBlock, with what was written, when the socket took less than all.
+// tryWrite writes p with one non-blocking write(2) (Go's sockets are
+// non-blocking). It returns errWouldBlock, with what was written, when the
+// socket took less than all. It writes to the descriptor directly, not
+// through net.Conn or RawConn (whose locks and poller resets cost more than
+// the rest of a delivery): that is safe because only the shard closes nc,
+// and only after its last write, and finishWrite holds nc alone while busy.
 func (c *pconn) tryWrite(p []byte) (int, error) {
-	if c.rc == nil {
+	if c.fd < 0 {
 		return 0, errWouldBlock
 	}
 	var n int
 	var err error
-	if werr := c.rc.Write(func(fd uintptr) bool {
-		for {
-			n, err = syscall.Write(int(fd), p)
-			if err != syscall.EINTR {
-				return true // never wait for the poller: that is finishWrite's job
-			}
+	for {
+		n, err = syscall.Write(c.fd, p)
+		if err != syscall.EINTR {
+			break
 		}
-	}); werr != nil {
-		return 0, werr // closed, or the deadline an eviction set
 	}
 	n = max(n, 0)
 	switch {

@@ -501,6 +501,7 @@ func (s *Stream) evictLocked(sub *Subscription, err error) {
 	delete(s.subs, sub)
 	s.m.subscribers.Dec()
 	sub.err = err
+	sub.ended.Store(true)
 	close(sub.done)
 	select { // a writer waiting on a shared wake channel learns of the end too
 	case sub.wake <- struct{}{}:

@@ -22,7 +22,8 @@ type Subscription struct {
 	live    uint64          // head at Subscribe: events up to it are backlog, not counted against the queue limit
 	wake    chan struct{}
 	done    chan struct{}
-	err     error // set before done is closed
+	ended   atomic.Bool // set with done: cheaper to test than a receive
+	err     error       // set before done is closed and ended set
 	onEvict func()
 
 	// Reset is non-nil when the resume point could not be used.
@@ -41,12 +42,10 @@ func (sub *Subscription) Done() <-chan struct{} { return sub.done }
 
 // Err returns ErrSlow or ErrClosed once Done is closed, and nil before.
 func (sub *Subscription) Err() error {
-	select {
-	case <-sub.done:
-		return sub.err
-	default:
+	if !sub.ended.Load() {
 		return nil
 	}
+	return sub.err
 }
 
 // liveBacklog is how many events up to head, published after Subscribe, are
