@@ -127,6 +127,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			round = cfg.Interval
 		}
 		publish := publisher(simCtx, st, round, log)
+		gaps := newTickGaps(cfg.Interval, reg)
 		wg.Go(func() {
 			if cfg.Store == storeNATS {
 				// Tick on the interval's boundaries of the wall clock, so
@@ -142,7 +143,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			t := time.NewTicker(cfg.Interval)
 			defer t.Stop()
 			publish(sims.Next(time.Now())) // a reading for the first subscribers at once
-			sims.Run(simCtx, t.C, publish)
+			sims.Run(simCtx, t.C, func(rs []sim.Reading) {
+				if len(rs) > 0 {
+					gaps.observe(rs[0].At)
+				}
+				publish(rs)
+			})
 		})
 	}
 
