@@ -353,3 +353,87 @@ func TestPooledCloseCutsOpenStreams(t *testing.T) {
 	MustPublish(t, st, 1)
 	s2.next(t)
 }
+
+// TestPooledSeamUnderConcurrentPublishing resumes 40 subscribers over real
+// sockets while events are being published, so each is replayed by its
+// handler goroutine and handed to the pool mid-stream; after the stream
+// closes, each must have read every event after its resume point exactly
+// once, in order, and then a clean end.
+func TestPooledSeamUnderConcurrentPublishing(t *testing.T) {
+	const subs, most = 40, 200_000
+	b := NewBroker(StreamOptions{Epoch: "e", Retention: 1 << 18, QueueLimit: 1 << 17}, "s")
+	st, _ := b.Stream("s")
+	h := &Handler{Broker: b, Writers: 2}
+	srv := MustServePooled(t, h)
+	MustPublish(t, st, 10)
+
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() { // publishes until every subscriber has joined
+		defer close(done)
+		for i := 10; i < most; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := st.Publish("t", []byte("x")); err != nil {
+				t.Error(err)
+				return
+			}
+			if i%10 == 0 {
+				runtime.Gosched()
+			}
+		}
+	}()
+	type result struct {
+		from, got uint64
+		err       error
+	}
+	results := make(chan result, subs)
+	var first, last uint64
+	for k := range subs {
+		from := max(st.Head()-uint64(k%7), 1)
+		if k == 0 {
+			first = from
+		}
+		last = from
+		s := dialSub(t, srv.URL, http.Header{"Last-Event-Id": {FormatID("e", from)}})
+		go func() {
+			want := from + 1
+			_ = s.c.SetReadDeadline(time.Now().Add(20 * time.Second))
+			for {
+				ev, err := s.r.Next()
+				if err == io.EOF {
+					results <- result{from, want - 1, nil}
+					return
+				}
+				if err != nil {
+					results <- result{from, want - 1, fmt.Errorf("at e-%d: %w", want, err)}
+					return
+				}
+				if ev.LastEventID != FormatID("e", want) {
+					results <- result{from, want - 1, fmt.Errorf("got %s, want e-%d", ev.LastEventID, want)}
+					return
+				}
+				want++
+			}
+		}()
+	}
+	close(stop)
+	<-done
+	head := st.Head()
+	if head == most || last >= head {
+		t.Fatalf("publishing did not overlap the joins: head %d, last join after e-%d", head, last)
+	}
+	b.Close() // each response ends after its last event
+	for range subs {
+		r := <-results
+		if r.err == nil && r.got != head {
+			r.err = fmt.Errorf("clean end after e-%d, want e-%d", r.got, head)
+		}
+		if r.err != nil {
+			t.Errorf("subscriber resuming after e-%d: %v", r.from, r.err)
+		}
+	}
+	t.Logf("%d subscribers resumed after e-%d … e-%d; %d events published", subs, first, last, head)
+}
