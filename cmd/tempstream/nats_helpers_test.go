@@ -3,8 +3,9 @@ package main
 // Helpers of the JetStream tests (nats_test.go): a NATS cluster embedded in
 // the test process, tempstream instances run as child processes of the
 // built binary, posting readings and checking what a client received
-// against what was acknowledged. Event IDs are JetStream sequence numbers:
-// plain integers, the same on every instance.
+// against what was acknowledged. Event IDs are "<epoch>-<JetStream sequence
+// number>", the epoch being the JetStream stream's creation time: the same
+// on every instance.
 
 import (
 	"bufio"
@@ -16,7 +17,6 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -417,6 +417,7 @@ func (in *instance) subscribe(t testing.TB, headers ...string) *sseConn {
 
 // sent is one acknowledged reading: what was posted and the ID it got.
 type sent struct {
+	id      string // as acknowledged: "<epoch>-<seq>"
 	seq     uint64
 	sensor  string
 	celsius float64
@@ -438,11 +439,11 @@ func (in *instance) post(ctx context.Context, client *http.Client, rs []ingestRe
 	}
 	out := make([]sent, len(rs))
 	for i, r := range rs {
-		seq, err := strconv.ParseUint(acc.IDs[i], 10, 64)
-		if err != nil || seq == 0 {
-			return nil, fmt.Errorf("202 with ID %q: not a JetStream sequence number", acc.IDs[i])
+		_, seq, ok := splitID(acc.IDs[i])
+		if !ok {
+			return nil, fmt.Errorf("202 with ID %q: not <epoch>-<JetStream sequence number>", acc.IDs[i])
 		}
-		out[i] = sent{seq: seq, sensor: r.Sensor, celsius: r.Celsius}
+		out[i] = sent{id: acc.IDs[i], seq: seq, sensor: r.Sensor, celsius: r.Celsius}
 	}
 	return out, nil
 }
@@ -466,9 +467,9 @@ func (in *instance) mustPost(t testing.TB, rs []ingestReading) []sent {
 // natsSeq is the JetStream sequence number that the event ID id is.
 func natsSeq(t testing.TB, id string) uint64 {
 	t.Helper()
-	seq, err := strconv.ParseUint(id, 10, 64)
-	if err != nil || seq == 0 {
-		t.Fatalf("event ID %q is not a JetStream sequence number", id)
+	_, seq, ok := splitID(id)
+	if !ok {
+		t.Fatalf("event ID %q is not <epoch>-<JetStream sequence number>", id)
 	}
 	return seq
 }
@@ -700,7 +701,7 @@ func (c *esClient) waitSeq(t testing.TB, timeout time.Duration, seq uint64) {
 		n, err, changed := len(c.evs), c.err, c.changed
 		var last uint64
 		if n > 0 {
-			last, _ = strconv.ParseUint(c.evs[n-1].LastEventID, 10, 64)
+			_, last, _ = splitID(c.evs[n-1].LastEventID)
 		}
 		c.mu.Unlock()
 		if last >= seq {

@@ -585,9 +585,9 @@ func TestClusterResumeOnLaggingInstance(t *testing.T) {
 	// 1000 readings stored meanwhile: tempstream2 has them all to fetch
 	// and append before the last, N, which a client read from tempstream1.
 	stored := a.mustPost(t, batches.next(1000))
-	n := stored[len(stored)-1].seq
+	n := stored[len(stored)-1]
 	conn := b.ts.dial(t)
-	writeGet(t, conn, b.ts.addr, "/events", fmt.Sprintf("Last-Event-ID: %d", n))
+	writeGet(t, conn, b.ts.addr, "/events", "Last-Event-ID: "+n.id)
 	if err := b.ch.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
@@ -595,7 +595,7 @@ func TestClusterResumeOnLaggingInstance(t *testing.T) {
 	c := readStreamResponse(t, conn)
 	ev := c.mustNext(t, 5*time.Second)
 	if ev.Type != "temperature" || natsSeq(t, ev.LastEventID) != next {
-		t.Fatalf("resumed on the lagging instance after %d: got %s %s %s, want event %d", n, ev.Type, ev.LastEventID, ev.Data, next)
+		t.Fatalf("resumed on the lagging instance after %s: got %s %s %s, want event %d", n.id, ev.Type, ev.LastEventID, ev.Data, next)
 	}
 }
 

@@ -61,7 +61,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	epoch := sse.NewEpoch(time.Now()) // memory: IDs unique across restarts by epoch
 	if cfg.Store == storeNATS {
-		epoch = "" // nats: IDs are JetStream sequence numbers, the same everywhere
+		epoch = "" // nats: natsjs sets the JetStream stream's epoch; IDs carry its sequence numbers
 	}
 	broker := sse.NewBroker(sse.StreamOptions{
 		Retention: cfg.Retention,

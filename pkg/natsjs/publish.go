@@ -27,7 +27,7 @@ const ackTimeout = 2 * time.Second
 const errCodeDuplicateInProcess = 10158
 
 // Publish stores msgs in JetStream as one atomic batch (all or none) and
-// returns their IDs, the JetStream sequence numbers, once JetStream has
+// returns their IDs ("<epoch>-<JetStream sequence number>") once JetStream has
 // stored them. It refuses what the target stream would refuse (length,
 // keys) before sending anything.
 func (s *Store) Publish(ctx context.Context, msgs []sse.Message) ([]string, error) {
@@ -82,7 +82,7 @@ func (s *Store) Publish(ctx context.Context, msgs []sse.Message) ([]string, erro
 	ids := make([]string, len(msgs))
 	first := ack.Sequence - uint64(len(msgs)) + 1 // an atomic batch is stored contiguously
 	for i := range ids {
-		ids[i] = strconv.FormatUint(first+uint64(i), 10)
+		ids[i] = sse.FormatID(s.epoch, first+uint64(i))
 	}
 	return ids, nil
 }

@@ -68,6 +68,7 @@ type Store struct {
 	stopSupervise context.CancelFunc
 	superviseDone chan struct{}
 
+	epoch     string        // of the JetStream stream: its creation time
 	fillTo    uint64        // the stream's last sequence number at Open
 	filled    chan struct{} // closed once the ring holds up to fillTo
 	fillClose sync.Once
@@ -76,9 +77,13 @@ type Store struct {
 // Open connects (starting the embedded server if no URL is given), creates
 // or updates the JetStream stream (retrying while a fresh cluster elects a
 // leader, until ctx ends), fills the target's ring with the stream's newest
-// messages and then follows it. target must be empty, have no epoch (its
-// IDs become the JetStream sequence numbers) and be FedByLog (another
-// instance may hand out IDs this one has not consumed yet).
+// messages and then follows it. target must be empty and FedByLog (another
+// instance may hand out IDs this one has not consumed yet). Its IDs become
+// "<epoch>-<JetStream sequence number>", where the epoch is the JetStream
+// stream's creation time (NewEpoch): the same on every instance and across
+// restarts, and new when the stream is created anew (a wiped data dir), so
+// a client holding an ID of the old stream gets a reset and every reading
+// of the new one, instead of waiting for the new numbering to reach its ID.
 func Open(ctx context.Context, target *sse.Stream, o Options) (*Store, error) {
 	o.DataDir = cmp.Or(o.DataDir, "./data")
 	o.StreamName = cmp.Or(o.StreamName, "TEMPSTREAM")
@@ -170,6 +175,12 @@ func (s *Store) follow(ctx context.Context) error {
 	}
 	info, err := st.Info(ctx)
 	if err != nil {
+		return fmt.Errorf("jetstream stream %s: %w", s.o.StreamName, err)
+	}
+	if !info.Created.IsZero() {
+		s.epoch = sse.NewEpoch(info.Created)
+	}
+	if err := s.target.SetEpoch(s.epoch); err != nil {
 		return fmt.Errorf("jetstream stream %s: %w", s.o.StreamName, err)
 	}
 	cc := jetstream.OrderedConsumerConfig{FilterSubjects: []string{s.o.Subject + ".>"}}

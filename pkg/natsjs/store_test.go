@@ -2,6 +2,8 @@ package natsjs
 
 import (
 	"context"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +53,21 @@ func readAll(tb testing.TB, sub *sse.Subscription, n int) []string {
 	return ids
 }
 
+// seqs returns the sequence numbers of ids, which must all be of st's
+// epoch, as a comma-separated list.
+func seqs(tb testing.TB, st *sse.Stream, ids []string) string {
+	tb.Helper()
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		n, ok := sse.ParseID(st.Epoch(), id)
+		if !ok {
+			tb.Fatalf("id %q is not of the stream's epoch %q", id, st.Epoch())
+		}
+		out[i] = strconv.FormatUint(n, 10)
+	}
+	return strings.Join(out, ",")
+}
+
 func msgs(keys ...string) []sse.Message {
 	out := make([]sse.Message, len(keys))
 	for i, k := range keys {
@@ -68,13 +85,13 @@ func TestPublishedBatchReachesTheStreamWithJetStreamIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(ids, ",") != "1,2,3" {
-		t.Fatalf("ids = %v", ids)
+	if st.Epoch() == "" || seqs(t, st, ids) != "1,2,3" {
+		t.Fatalf("ids = %v (epoch %q)", ids, st.Epoch())
 	}
-	if one, err := s.Publish(context.Background(), msgs("a")); err != nil || one[0] != "4" {
+	if one, err := s.Publish(context.Background(), msgs("a")); err != nil || seqs(t, st, one) != "4" {
 		t.Fatalf("single: %v %v", one, err)
 	}
-	if got := readAll(t, sub, 4); strings.Join(got, ",") != "1,2,3,4" {
+	if got := readAll(t, sub, 4); seqs(t, st, got) != "1,2,3,4" {
 		t.Fatalf("stream got %v", got)
 	}
 	if err := s.Ready(); err != nil {
@@ -96,7 +113,7 @@ func TestTicksAreDeduplicated(t *testing.T) {
 	}
 	sub, _ := st.Subscribe(sse.Earliest, nil)
 	defer sub.Close()
-	if got := readAll(t, sub, 3); strings.Join(got, ",") != "1,2,3" {
+	if got := readAll(t, sub, 3); seqs(t, st, got) != "1,2,3" {
 		t.Fatalf("got %v, want each tick once", got)
 	}
 	if items, _ := st.Since("", nil, 100); len(items) != 3 {
@@ -106,7 +123,7 @@ func TestTicksAreDeduplicated(t *testing.T) {
 
 func TestRestartRefillsTheRingWithTheSameIDs(t *testing.T) {
 	dir := t.TempDir()
-	s, _ := MustOpen(t, dir, 5)
+	s, st := MustOpen(t, dir, 5)
 	for range 4 {
 		if _, err := s.Publish(context.Background(), msgs("a", "b")); err != nil {
 			t.Fatal(err)
@@ -116,14 +133,55 @@ func TestRestartRefillsTheRingWithTheSameIDs(t *testing.T) {
 
 	s2, st2 := MustOpen(t, dir, 5)
 	defer s2.Close()
-	sub, _ := st2.Subscribe("4", nil) // a client that had read up to 4
+	if st2.Epoch() != st.Epoch() {
+		t.Fatalf("epoch %q after a restart on the same store, was %q", st2.Epoch(), st.Epoch())
+	}
+	sub, _ := st2.Subscribe(sse.FormatID(st.Epoch(), 4), nil) // a client that had read up to 4
 	defer sub.Close()
 	// JetStream keeps the newest 5 (MaxMsgs = retention): 4 … 8.
-	if got := readAll(t, sub, 4); strings.Join(got, ",") != "5,6,7,8" || sub.Reset != nil {
+	if got := readAll(t, sub, 4); seqs(t, st2, got) != "5,6,7,8" || sub.Reset != nil {
 		t.Fatalf("after restart: %v, reset %+v", got, sub.Reset)
 	}
 	ids, err := s2.Publish(context.Background(), msgs("a"))
-	if err != nil || ids[0] != "9" {
+	if err != nil || seqs(t, st2, ids) != "9" {
 		t.Fatalf("numbering after restart: %v %v", ids, err)
+	}
+}
+
+// TestAWipedStoreIsANewEpoch: a store created anew (a data dir lost or
+// wiped) numbers from 1 again. A client holding an ID of the old store gets
+// a reset and the new store's every event, rather than waiting for the new
+// numbering to pass its ID and missing what came before.
+func TestAWipedStoreIsANewEpoch(t *testing.T) {
+	dir := t.TempDir()
+	s, st := MustOpen(t, dir, 100)
+	var held []string
+	for range 5 {
+		ids, err := s.Publish(context.Background(), msgs("a"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = ids
+	}
+	s.Close()
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+
+	s2, st2 := MustOpen(t, dir, 100)
+	defer s2.Close()
+	if st2.Epoch() == st.Epoch() {
+		t.Fatalf("a new store kept the epoch %q", st.Epoch())
+	}
+	if _, err := s2.Publish(context.Background(), msgs("a", "a")); err != nil {
+		t.Fatal(err)
+	}
+	sub, _ := st2.Subscribe(held[0], nil) // the client had read up to 5 of the old store
+	defer sub.Close()
+	if sub.Reset == nil || sub.Reset.Reason != sse.ResetUnknown {
+		t.Fatalf("resume from %s of the old store: reset %+v, want %q", held[0], sub.Reset, sse.ResetUnknown)
+	}
+	if got := readAll(t, sub, 2); seqs(t, st2, got) != "1,2" {
+		t.Fatalf("got %v, want the new store's 1,2", got)
 	}
 }

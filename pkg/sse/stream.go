@@ -123,6 +123,29 @@ func NewStream(name string, opts StreamOptions) *Stream {
 	}
 }
 
+// ErrNotEmpty is returned by SetEpoch for a stream that already has events.
+var ErrNotEmpty = errors.New("sse: stream already has events")
+
+// SetEpoch sets the prefix of the stream's event IDs (see NewEpoch), for a
+// stream whose epoch is known only once it is opened: that of an outside log
+// that feeds it. It fails with ErrNotEmpty once the stream has events.
+func (s *Stream) SetEpoch(epoch string) error {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	if s.head.Load() != 0 {
+		return ErrNotEmpty
+	}
+	s.epoch = epoch
+	return nil
+}
+
+// Epoch returns the prefix of the stream's event IDs.
+func (s *Stream) Epoch() string {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	return s.epoch
+}
+
 // Retention returns how many events the ring keeps.
 func (s *Stream) Retention() int { return len(s.ring.slots) }
 
@@ -317,6 +340,8 @@ func (s *Stream) Head() uint64 { return s.head.Load() }
 
 // LastID returns the ID of the newest event, or "" before the first.
 func (s *Stream) LastID() string {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
 	if h := s.head.Load(); h > 0 {
 		return FormatID(s.epoch, h)
 	}
