@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -20,6 +21,18 @@ import (
 
 // ErrNotConnected is Ready's answer while the NATS connection is down.
 var ErrNotConnected = errors.New("natsjs: not connected to NATS")
+
+// ErrNotFollowing is Ready's answer once the consumer that feeds the ring
+// has been lost for longer than Options.StallGrace and could not be
+// re-created (JetStream unavailable, the stream without a leader): the
+// instance is connected but its subscribers get nothing new.
+var ErrNotFollowing = errors.New("natsjs: not following the JetStream stream")
+
+// ErrStreamReplaced is Ready's answer once the JetStream stream was deleted
+// and created anew under the running store: the new stream numbers from 1
+// under a new epoch, which an instance cannot follow without a restart (its
+// ring and its subscribers hold the old stream's IDs).
+var ErrStreamReplaced = errors.New("natsjs: the JetStream stream was created anew; restart this instance")
 
 // Options configure a Store. Zero values get the defaults named.
 type Options struct {
@@ -45,6 +58,10 @@ type Options struct {
 	MaxAge  time.Duration
 	// Duplicates is the de-duplication window for Nats-Msg-Id (2m, at most MaxAge).
 	Duplicates time.Duration
+	// StallGrace is how long the consumer may stay lost before Ready says
+	// so (5s): long enough for a cluster to elect a new leader (about 1.3 s
+	// in TestCluster), short enough for a load balancer to move clients.
+	StallGrace time.Duration
 	// Logger gets connection events; nil discards.
 	Logger *slog.Logger
 	// Registerer gets the store's metrics; nil registers nothing.
@@ -69,6 +86,8 @@ type Store struct {
 	superviseDone chan struct{}
 
 	epoch     string        // of the JetStream stream: its creation time
+	lostSince atomic.Int64  // when the consumer was found lost (UnixNano); 0 while it runs
+	replaced  atomic.Bool   // the stream now has another epoch than at Open
 	fillTo    uint64        // the stream's last sequence number at Open
 	filled    chan struct{} // closed once the ring holds up to fillTo
 	fillClose sync.Once
@@ -92,6 +111,7 @@ func Open(ctx context.Context, target *sse.Stream, o Options) (*Store, error) {
 	o.Replicas = max(o.Replicas, 1)
 	o.MaxMsgs = cmp.Or(o.MaxMsgs, int64(target.Retention()))
 	o.Duplicates = cmp.Or(o.Duplicates, 2*time.Minute)
+	o.StallGrace = cmp.Or(o.StallGrace, 5*time.Second)
 	if o.MaxAge > 0 {
 		o.Duplicates = min(o.Duplicates, o.MaxAge)
 	}
@@ -221,7 +241,10 @@ func (s *Store) consume(ctx context.Context, cfg jetstream.OrderedConsumerConfig
 		jetstream.PullExpiry(2*time.Second), jetstream.PullHeartbeat(500*time.Millisecond),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			s.o.Logger.Debug("jetstream consumer", "err", err)
-			if errors.Is(err, jetstream.ErrNoHeartbeat) {
+			// Missed heartbeats, or the consumer (or its stream) deleted
+			// under it: re-create it ourselves, and count the time lost.
+			if errors.Is(err, jetstream.ErrNoHeartbeat) || errors.Is(err, jetstream.ErrConsumerDeleted) ||
+				errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
 				s.resubscribeSoon()
 			}
 		}))
@@ -240,6 +263,7 @@ func (s *Store) consume(ctx context.Context, cfg jetstream.OrderedConsumerConfig
 
 // resubscribeSoon asks the supervisor for a fresh consumer.
 func (s *Store) resubscribeSoon() {
+	s.lostSince.CompareAndSwap(0, time.Now().UnixNano())
 	select {
 	case s.resubscribe <- struct{}{}:
 	default:
@@ -270,6 +294,8 @@ func (s *Store) supervise(ctx context.Context) {
 			cancel()
 			if err == nil {
 				s.m.resubscribes.Inc()
+				s.lostSince.Store(0)
+				s.checkEpoch(attempt)
 				break
 			}
 			s.o.Logger.Debug("jetstream resubscribe", "err", err)
@@ -277,6 +303,23 @@ func (s *Store) supervise(ctx context.Context) {
 			case <-ctx.Done():
 			case <-time.After(250 * time.Millisecond):
 			}
+		}
+	}
+}
+
+// checkEpoch marks the store replaced if its stream was created anew since
+// Open (a new creation time is a new epoch).
+func (s *Store) checkEpoch(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	st, err := s.js.Stream(ctx, s.o.StreamName)
+	if err != nil {
+		return // found at the next re-creation, if any
+	}
+	if info := st.CachedInfo(); !info.Created.IsZero() && sse.NewEpoch(info.Created) != s.epoch {
+		if !s.replaced.Swap(true) {
+			s.o.Logger.Error("the JetStream stream was deleted and created anew; restart this instance to serve it",
+				"stream", s.o.StreamName, "epoch", s.epoch, "new_epoch", sse.NewEpoch(info.Created))
 		}
 	}
 }
@@ -322,6 +365,14 @@ func keyOf(subject, prefix string) string {
 func (s *Store) Ready() error {
 	if !s.nc.IsConnected() {
 		return ErrNotConnected
+	}
+	if s.replaced.Load() {
+		return ErrStreamReplaced
+	}
+	if since := s.lostSince.Load(); since != 0 {
+		if lost := time.Since(time.Unix(0, since)); lost > s.o.StallGrace {
+			return fmt.Errorf("%w: its consumer was lost %v ago and could not be re-created yet", ErrNotFollowing, lost.Round(time.Second))
+		}
 	}
 	return nil
 }

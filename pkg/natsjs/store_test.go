@@ -2,6 +2,7 @@ package natsjs
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strconv"
 	"strings"
@@ -183,5 +184,61 @@ func TestAWipedStoreIsANewEpoch(t *testing.T) {
 	}
 	if got := readAll(t, sub, 2); seqs(t, st2, got) != "1,2" {
 		t.Fatalf("got %v, want the new store's 1,2", got)
+	}
+}
+
+// TestReadyReportsALostConsumer deletes the JetStream stream under a
+// running store (an operator's mistake): the connection stays up, but the
+// consumer that feeds the ring is lost and cannot be re-created. Ready must
+// say so once StallGrace has passed, and once the stream is created again,
+// that the instance needs a restart to serve it.
+func TestReadyReportsALostConsumer(t *testing.T) {
+	st := sse.NewStream("temperature", sse.StreamOptions{Retention: 100, FedByLog: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := Open(ctx, st, Options{DataDir: t.TempDir(), StallGrace: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Ready(); err != nil {
+		t.Fatalf("Ready before: %v", err)
+	}
+	info, err := s.js.Stream(ctx, s.o.StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := info.CachedInfo().Config
+	if err := s.js.DeleteStream(ctx, s.o.StreamName); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, s, func(err error) bool { return errors.Is(err, ErrNotFollowing) })
+	if !s.nc.IsConnected() {
+		t.Fatal("the connection dropped too: the test shows nothing about the consumer")
+	}
+
+	// Created anew, the stream numbers from 1 under another epoch: this
+	// instance cannot serve it without a restart, and says so.
+	if _, err := s.js.CreateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, s, func(err error) bool { return errors.Is(err, ErrStreamReplaced) })
+}
+
+// waitReady polls s.Ready until check holds for its answer, for 20 s at most
+// (the consumer is found lost by missed heartbeats, and each attempt to
+// re-create it takes up to 1 s).
+func waitReady(t *testing.T, s *Store, check func(error) bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := s.Ready()
+		if check(err) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Ready still answers %v after 20 s", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
