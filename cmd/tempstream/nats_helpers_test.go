@@ -464,16 +464,6 @@ func (in *instance) mustPost(t testing.TB, rs []ingestReading) []sent {
 	return ss
 }
 
-// natsSeq is the JetStream sequence number that the event ID id is.
-func natsSeq(t testing.TB, id string) uint64 {
-	t.Helper()
-	_, seq, ok := splitID(id)
-	if !ok {
-		t.Fatalf("event ID %q is not <epoch>-<JetStream sequence number>", id)
-	}
-	return seq
-}
-
 // delivery is how a client's events compare with the stream: how many it
 // got, how many it should have got but did not (lost), and how many it got
 // more than once or out of order (duplicated).
@@ -492,7 +482,7 @@ func checkDelivery(t testing.TB, who string, evs []sse.Received, first uint64, a
 	next := first
 	for _, ev := range evs {
 		r := eventReading(t, ev)
-		seq := natsSeq(t, ev.LastEventID)
+		seq := seqOf(t, ev.LastEventID)
 		switch {
 		case seq < next:
 			d.duplicated++

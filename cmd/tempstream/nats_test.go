@@ -157,12 +157,12 @@ func TestKill9Restart(t *testing.T) {
 	record(final)
 	end := final[len(final)-1].seq
 	evs := resumed.waitUntil(t, 10*time.Second, "resumed client reaching the last acknowledged reading", func(evs []sse.Received) bool {
-		return len(evs) > 0 && natsSeq(t, evs[len(evs)-1].LastEventID) >= end
+		return len(evs) > 0 && seqOf(t, evs[len(evs)-1].LastEventID) >= end
 	})
-	d := checkDelivery(t, "resumed client", evs, natsSeq(t, lastSeen)+1, acked)
+	d := checkDelivery(t, "resumed client", evs, seqOf(t, lastSeen)+1, acked)
 	unacked := 0
 	for _, ev := range evs {
-		seq := natsSeq(t, ev.LastEventID)
+		seq := seqOf(t, ev.LastEventID)
 		if _, ok := acked[seq]; !ok {
 			unacked++
 			if !batches.wasPosted(t, ev) {
@@ -171,7 +171,7 @@ func TestKill9Restart(t *testing.T) {
 		}
 	}
 	for seq := range acked {
-		if seq > natsSeq(t, lastSeen) && seq > d.last {
+		if seq > seqOf(t, lastSeen) && seq > d.last {
 			t.Errorf("acknowledged reading %d never reached the resumed client", seq)
 		}
 	}
@@ -500,7 +500,7 @@ func TestClusterSimulatorDedup(t *testing.T) {
 	for i, col := range cols {
 		who := fmt.Sprintf("client of tempstream%d", i+1)
 		evs, _, _ := col.snapshot()
-		d := checkDelivery(t, who, evs, natsSeq(t, evs[0].LastEventID), nil)
+		d := checkDelivery(t, who, evs, seqOf(t, evs[0].LastEventID), nil)
 		seen := map[tick]string{}
 		var prevAt time.Time
 		for _, ev := range evs {
@@ -574,7 +574,7 @@ func TestClusterResumeOnLaggingInstance(t *testing.T) {
 	// b follows the stream.
 	warm := b.subscribe(t)
 	first := a.mustPost(t, batches.next(1))[0].seq
-	if ev := warm.mustNext(t, 5*time.Second); natsSeq(t, ev.LastEventID) != first {
+	if ev := warm.mustNext(t, 5*time.Second); seqOf(t, ev.LastEventID) != first {
 		t.Fatalf("tempstream2 got %s first, want %d", ev.LastEventID, first)
 	}
 	warm.close()
@@ -594,7 +594,7 @@ func TestClusterResumeOnLaggingInstance(t *testing.T) {
 	next := a.mustPost(t, batches.next(1))[0].seq
 	c := readStreamResponse(t, conn)
 	ev := c.mustNext(t, 5*time.Second)
-	if ev.Type != "temperature" || natsSeq(t, ev.LastEventID) != next {
+	if ev.Type != "temperature" || seqOf(t, ev.LastEventID) != next {
 		t.Fatalf("resumed on the lagging instance after %s: got %s %s %s, want event %d", n.id, ev.Type, ev.LastEventID, ev.Data, next)
 	}
 }
@@ -638,7 +638,7 @@ func TestClusterCatchUpKeepsSubscribers(t *testing.T) {
 	for i, col := range cols {
 		who := fmt.Sprintf("subscriber %d of tempstream2", i+1)
 		evs := col.waitUntil(t, 10*time.Second, who+fmt.Sprintf(" catching up to %d", last), func(evs []sse.Received) bool {
-			return natsSeq(t, evs[len(evs)-1].LastEventID) >= last
+			return seqOf(t, evs[len(evs)-1].LastEventID) >= last
 		})
 		if d := checkDelivery(t, who, evs, first, nil); d.lost+d.duplicated > 0 {
 			t.Fatalf("%s: lost %d, duplicated %d", who, d.lost, d.duplicated)
