@@ -44,7 +44,7 @@ func (c *conn) handOff(r *http.Request, retry time.Duration, p *pool) (hijacked 
 	buf := appendChunk(head.Bytes(), c.prologue(r, retry)...)
 	frames := make([][]byte, 0, 16)
 	for {
-		if err := writeWithin(nc, c.sub, buf, p.timeout, &pc.bytes); err != nil {
+		if err := writeWithin(nc, c.sub, buf, p.timeout, &pc.bytes, nil); err != nil {
 			return fail(err)
 		}
 		var err error
@@ -61,7 +61,7 @@ func (c *conn) handOff(r *http.Request, retry time.Duration, p *pool) (hijacked 
 		c.st.m.delivered.Add(float64(len(frames)))
 		clear(frames)
 		if err != nil { // evicted: what was read goes out first
-			_ = writeWithin(nc, c.sub, buf, p.timeout, &pc.bytes)
+			_ = writeWithin(nc, c.sub, buf, p.timeout, &pc.bytes, nil)
 			_ = nc.Close()
 			return true, err.Error()
 		}

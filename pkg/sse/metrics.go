@@ -16,6 +16,7 @@ type Metrics struct {
 	resets      *prometheus.CounterVec
 	heartbeats  *prometheus.CounterVec
 	rejected    *prometheus.CounterVec
+	blocked     prometheus.Gauge
 }
 
 // NewMetrics creates the collectors and registers them with reg, unless reg
@@ -36,13 +37,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		resets:      counter("resets_total", "Reset events sent: reason expired or unknown.", "stream", "reason"),
 		heartbeats:  counter("heartbeats_total", "Heartbeat comments sent.", "stream"),
 		rejected:    counter("rejected_connections_total", "Stream requests refused: reason capacity, unknown_stream, closed or bad_request.", "reason"),
+		blocked: prometheus.NewGauge(prometheus.GaugeOpts{Name: ns + "writes_blocked",
+			Help: "Pooled responses whose socket is full, with a write waiting for the client to read (at most --write-timeout)."}),
 	}
 	for _, reason := range []string{"capacity", "unknown_stream", "closed", "bad_request"} {
 		m.rejected.WithLabelValues(reason) // export zeros, so rates work from the start
 	}
 	if reg != nil {
 		reg.MustRegister(m.subscribers, m.published, m.delivered, m.bytes, m.dropped,
-			m.replays, m.replayed, m.resets, m.heartbeats, m.rejected)
+			m.replays, m.replayed, m.resets, m.heartbeats, m.rejected, m.blocked)
 	}
 	return m
 }

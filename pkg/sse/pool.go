@@ -32,8 +32,10 @@ type pool struct {
 	h         *Handler
 	shards    []*shard
 	next      atomic.Uint64
-	live      atomic.Int64 // pooled responses not yet ended
-	blocked   atomic.Int64 // responses whose write finishWrite is finishing
+	live      atomic.Int64  // pooled responses not yet ended
+	blocked   atomic.Int64  // responses whose write finishWrite is finishing
+	hurry     chan struct{} // closed by shutdown once blocked writes are to be cut
+	hurried   atomic.Bool   // set before hurry is closed
 	wg        sync.WaitGroup
 	heartbeat time.Duration
 	timeout   time.Duration
@@ -82,7 +84,8 @@ var lastChunk = []byte("0\r\n\r\n")
 
 func newPool(h *Handler, writers int) *pool {
 	hb := orDefault(h.Heartbeat, DefaultHeartbeat)
-	p := &pool{h: h, heartbeat: hb, timeout: orDefault(h.WriteTimeout, DefaultWriteTimeout), hangups: newHangups()}
+	p := &pool{h: h, heartbeat: hb, timeout: orDefault(h.WriteTimeout, DefaultWriteTimeout), hangups: newHangups(),
+		hurry: make(chan struct{})}
 	// The heartbeat and stalled-write checks run on this tick (and on
 	// every wake-up); a comment goes out within a quarter heartbeat late.
 	tick := min(max(hb/4, 5*time.Millisecond), time.Second)
@@ -117,22 +120,33 @@ func (sh *shard) poke() {
 	}
 }
 
+// shutdownGrace is how long shutdown lets blocked writes go on before it
+// cuts them: a client that reads slowly gets what it can meanwhile, one that
+// stopped reading does not hold up the shutdown (it resumes elsewhere).
+const shutdownGrace = 500 * time.Millisecond
+
 // shutdown waits until every pooled response has ended (their streams
-// closed) or ctx is done, then ends the rest and stops the shards.
+// closed) or ctx is done, then ends the rest and stops the shards. Writes
+// still blocked after shutdownGrace are cut.
 func (p *pool) shutdown(ctx context.Context) error {
 	var err error
 	if p.live.Load() > 0 {
 		t := time.NewTicker(5 * time.Millisecond)
+		grace := time.NewTimer(shutdownGrace)
 	wait:
 		for p.live.Load() > 0 {
 			select {
 			case <-ctx.Done():
 				err = ctx.Err()
 				break wait
+			case <-grace.C:
+				p.hurried.Store(true)
+				close(p.hurry)
 			case <-t.C:
 			}
 		}
 		t.Stop()
+		grace.Stop()
 	}
 	for _, sh := range p.shards {
 		close(sh.stop)
@@ -146,8 +160,12 @@ func (sh *shard) run(tick time.Duration) {
 	defer sh.p.wg.Done()
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	hurry := sh.p.hurry
 	for {
 		select {
+		case <-hurry:
+			hurry = nil
+			sh.cutBlocked()
 		case <-sh.wake:
 		case <-t.C:
 		case <-sh.stop:
@@ -201,13 +219,19 @@ func (t *tally) flush() {
 	*t = tally{}
 }
 
-// endAll cuts writes still blocked, waits for them, and ends every response.
-func (sh *shard) endAll() {
+// cutBlocked ends the writes finishWrite is blocked in (their responses
+// end as timed out).
+func (sh *shard) cutBlocked() {
 	for _, c := range sh.conns {
 		if c.busy.Load() {
 			_ = c.nc.SetWriteDeadline(time.Now())
 		}
 	}
+}
+
+// endAll cuts writes still blocked, waits for them, and ends every response.
+func (sh *shard) endAll() {
+	sh.cutBlocked()
 	sh.helpers.Wait()
 	for _, c := range sh.conns {
 		reason := c.failed
@@ -302,6 +326,7 @@ func (sh *shard) write(c *pconn, chunk []byte, now time.Time) writeResult {
 		c.pending = append([]byte(nil), chunk[n:]...)
 		c.busy.Store(true)
 		sh.p.blocked.Add(1)
+		sh.p.h.Broker.metrics.blocked.Inc()
 		sh.helpers.Add(1)
 		go sh.finishWrite(c)
 		return handed
@@ -314,27 +339,32 @@ func (sh *shard) write(c *pconn, chunk []byte, now time.Time) writeResult {
 // gives c back to its shard.
 func (sh *shard) finishWrite(c *pconn) {
 	defer sh.helpers.Done()
-	err := writeWithin(c.nc, c.sub, c.pending, sh.p.timeout, &c.bytes)
+	err := writeWithin(c.nc, c.sub, c.pending, sh.p.timeout, &c.bytes, &sh.p.hurried)
 	if err != nil {
 		c.failed = c.failReason(err)
 	}
 	c.pending = nil
 	c.lastWrite = time.Now()
 	sh.p.blocked.Add(-1)
+	sh.p.h.Broker.metrics.blocked.Dec()
 	c.busy.Store(false)
 	sh.poke()
 }
 
 // writeWithin writes p to nc, blocking at most timeout, and adds what went
-// out to *n. An eviction of sub (which sets the deadline to now) cuts it.
-func writeWithin(nc net.Conn, sub *Subscription, p []byte, timeout time.Duration, n *int) error {
+// out to *n. An eviction of sub, or a shutdown in a hurry (cut, if not nil,
+// set), sets the deadline to now and so cuts it.
+func writeWithin(nc net.Conn, sub *Subscription, p []byte, timeout time.Duration, n *int, cut *atomic.Bool) error {
 	if err := nc.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
 		return err
 	}
-	// An eviction sets the deadline to now; if it came before the line
-	// above, it is seen here, so the evicted writer never waits it out.
+	// An eviction or a cut sets the deadline to now; if it came before the
+	// line above, it is seen here, so the writer never waits it out.
 	if err := sub.Err(); err == ErrSlow {
 		return err
+	}
+	if cut != nil && cut.Load() {
+		return os.ErrDeadlineExceeded
 	}
 	k, err := nc.Write(p)
 	*n += k

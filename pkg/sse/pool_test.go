@@ -437,3 +437,43 @@ func TestPooledSeamUnderConcurrentPublishing(t *testing.T) {
 	}
 	t.Logf("%d subscribers resumed after e-%d … e-%d; %d events published", subs, first, last, head)
 }
+
+// TestPooledShutdownCutsStalledWrites: a client that stopped reading, with a
+// write blocked on its full socket and a write timeout of a minute, does not
+// hold up Shutdown: after a short grace its write is cut.
+func TestPooledShutdownCutsStalledWrites(t *testing.T) {
+	b := NewBroker(StreamOptions{Epoch: "e", Retention: 4096, QueueLimit: 2048}, "s")
+	st, _ := b.Stream("s")
+	h := &Handler{Broker: b, Writers: 1, WriteTimeout: time.Minute}
+	srv := MustServePooled(t, h)
+	dialSub(t, srv.URL, nil) // never read
+	waitFor(t, "the response to reach the pool", func() bool { return live(h) == 1 })
+	data := []byte(strings.Repeat("x", 64<<10))
+	for i := 0; ; i++ {
+		if _, blocked := h.poolStats(); blocked > 0 {
+			break
+		}
+		if i == 2000 {
+			t.Fatal("no write ever blocked")
+		}
+		if _, err := st.Publish("big", data); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the event to be written or the write to block", func() bool {
+			_, blocked := h.poolStats()
+			return blocked > 0 || testutil.ToFloat64(b.metrics.delivered.WithLabelValues("s")) == float64(i+1)
+		})
+	}
+	if got := testutil.ToFloat64(b.metrics.blocked); got != 1 {
+		t.Fatalf("writes_blocked = %v, want 1", got)
+	}
+	b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := h.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v (the blocked write held it up)", err)
+	}
+	if got := testutil.ToFloat64(b.metrics.blocked); got != 0 || h.Active() != 0 {
+		t.Fatalf("after Shutdown: writes_blocked %v, Active %d", got, h.Active())
+	}
+}
