@@ -211,6 +211,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	sub.reportWrites()
 	c := conn{h: h, st: st, sub: sub, w: w, rc: rc, start: time.Now(),
 		writeTimeout: orDefault(h.WriteTimeout, DefaultWriteTimeout)}
 	log := h.Logger
@@ -275,6 +276,8 @@ func (c *conn) write(frames ...[]byte) error {
 	if err := c.sub.Err(); err != nil {
 		return err
 	}
+	c.sub.setBlocked(true) // until the flush returns: the client may not be reading
+	defer c.sub.setBlocked(false)
 	n := 0
 	for _, f := range frames {
 		k, err := c.w.Write(f)

@@ -355,6 +355,8 @@ func (sh *shard) finishWrite(c *pconn) {
 // out to *n. An eviction of sub, or a shutdown in a hurry (cut, if not nil,
 // set), sets the deadline to now and so cuts it.
 func writeWithin(nc net.Conn, sub *Subscription, p []byte, timeout time.Duration, n *int, cut *atomic.Bool) error {
+	sub.setBlocked(true)
+	defer sub.setBlocked(false)
 	if err := nc.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
 		return err
 	}

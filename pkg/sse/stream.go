@@ -294,11 +294,12 @@ func (s *Stream) CheckBatch(msgs []Message) error {
 
 // wakeAll wakes every subscriber after events were stored past prevHead,
 // evicting those whose backlog up to prevHead had already reached the queue
-// limit (so one batch alone evicts nobody: see MaxBatch).
+// limit (so one batch alone evicts nobody: see MaxBatch), if their client is
+// the slow one (slowClient).
 func (s *Stream) wakeAll(prevHead uint64) {
 	s.mu.Lock()
 	for sub := range s.subs {
-		if sub.liveBacklog(prevHead) >= s.queueLimit {
+		if sub.liveBacklog(prevHead) >= s.queueLimit && sub.slowClient() {
 			s.m.droppedQueue.Inc()
 			s.evictLocked(sub, ErrSlow)
 			continue

@@ -346,3 +346,24 @@ func TestCloseStillDeliversWhatWasPublished(t *testing.T) {
 		t.Fatal("pending after draining")
 	}
 }
+
+// TestQueueLimitEvictsOnlyABlockedWriter: for a subscription whose writer
+// reports its writes (the Handler's do), a backlog past the queue limit
+// built while no write of its is blocked is the server's to catch up (its
+// writer was not scheduled, or a burst came from the log), and evicts
+// nobody; once a write blocks on the client, the limit applies.
+func TestQueueLimitEvictsOnlyABlockedWriter(t *testing.T) {
+	s := NewStream("t", StreamOptions{Epoch: "e", Retention: 100, QueueLimit: 4})
+	sub, _ := s.Subscribe("", nil)
+	defer sub.Close()
+	sub.reportWrites()
+	MustPublish(t, s, 20)
+	if err := sub.Err(); err != nil {
+		t.Fatalf("evicted with no write blocked: %v", err)
+	}
+	sub.setBlocked(true)
+	MustPublish(t, s, 1)
+	if err := sub.Err(); err != ErrSlow {
+		t.Fatalf("Err = %v with a write blocked and 20 events unread, want ErrSlow", err)
+	}
+}

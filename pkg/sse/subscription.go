@@ -26,6 +26,13 @@ type Subscription struct {
 	err     error       // set before done is closed and ended set
 	onEvict func()
 
+	// A writer that reports its writes (reportWrites) is evicted for its
+	// queue limit only while a write of its is blocked: a backlog built
+	// while its client reads (the server busy, a burst from the log) is
+	// the server's to catch up, not a slow client.
+	reportsWrites bool
+	blocked       atomic.Bool
+
 	// Reset is non-nil when the resume point could not be used.
 	Reset *ResetInfo
 	// Backlog is how many retained events a resuming subscriber is replayed
@@ -62,6 +69,26 @@ func (sub *Subscription) liveBacklog(head uint64) uint64 {
 		return 0
 	}
 	return head - read
+}
+
+// reportWrites says that the subscription's writer will report its blocked
+// writes with setBlocked; call it before the writer's first write.
+func (sub *Subscription) reportWrites() {
+	s := sub.stream
+	s.mu.Lock()
+	sub.reportsWrites = true
+	s.mu.Unlock()
+}
+
+// setBlocked reports that a write to the subscriber's client is under way
+// and may block (true), or has returned (false).
+func (sub *Subscription) setBlocked(b bool) { sub.blocked.Store(b) }
+
+// slowClient reports whether the queue limit may evict sub now: always for a
+// subscription whose writer does not report its writes, and while a write
+// is blocked for one that does. s.mu must be held.
+func (sub *Subscription) slowClient() bool {
+	return !sub.reportsWrites || sub.blocked.Load()
 }
 
 // Next appends to dst the frames of up to max unread events, in order, and
