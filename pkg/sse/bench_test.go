@@ -123,7 +123,7 @@ func BenchmarkPooledPublish2kSockets(b *testing.B) {
 		})
 	}
 	b.Cleanup(readers.Wait) // after the connections close (cleanups run last first)
-	waitFor(b, "every response in the pool", func() bool { return live(h) == n })
+	waitFor(b, "every response in the pool", func() bool { return h.pooled() == n })
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {

@@ -108,15 +108,14 @@ func (h *Handler) Close() error {
 	return nil
 }
 
-// poolStats returns how many responses the writer pool holds, and how many
-// of those have a write blocked; zeros without a pool.
-func (h *Handler) poolStats() (live, blocked int) {
+// pooled returns how many responses the writer pool holds (0 without one).
+func (h *Handler) pooled() int {
 	h.poolMu.Lock()
 	defer h.poolMu.Unlock()
 	if h.pool == nil {
-		return 0, 0
+		return 0
 	}
-	return int(h.pool.live.Load()), int(h.pool.blocked.Load())
+	return int(h.pool.live.Load())
 }
 
 // writerPool returns the pool that is to write r's response, or nil.
@@ -220,9 +219,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	log = log.With("stream", name, "remote", r.RemoteAddr)
 	log.Info("stream opened", "resume", truncate(resume, 64), "keys", len(keys), "proto", r.Proto)
-	reason, pooled := "panic", false
+	reason, handed := "panic", false
 	defer func() {
-		if pooled {
+		if handed {
 			return // the pool ends it
 		}
 		// Release the slot before saying so: a client that reconnects as
@@ -235,7 +234,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p := h.writerPool(r); p != nil {
 		var hijacked bool
 		if hijacked, reason = c.handOff(r, retry, p); hijacked {
-			pooled = reason == ""
+			handed = reason == ""
 			return
 		}
 	}

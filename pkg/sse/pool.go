@@ -26,14 +26,13 @@ import (
 // stopped reading: the only case with a goroutine per connection) and
 // hands the socket back.
 //
-// Without reads, a client that leaves is noticed at the next write: the next
-// event or heartbeat.
+// Nothing reads the sockets: a client that leaves is seen by the hangups
+// watcher (Linux), or else at the next write (event or heartbeat).
 type pool struct {
 	h         *Handler
 	shards    []*shard
 	next      atomic.Uint64
 	live      atomic.Int64  // pooled responses not yet ended
-	blocked   atomic.Int64  // responses whose write finishWrite is finishing
 	hurry     chan struct{} // closed by shutdown once blocked writes are to be cut
 	hurried   atomic.Bool   // set before hurry is closed
 	wg        sync.WaitGroup
@@ -46,7 +45,7 @@ type pool struct {
 type shard struct {
 	p    *pool
 	wake chan struct{} // shared by every subscription of the shard
-	stop chan struct{} // closed by pool.close
+	stop chan struct{} // closed by pool.shutdown
 
 	mu       sync.Mutex
 	incoming []*pconn // handed over, not yet taken by run
@@ -325,7 +324,6 @@ func (sh *shard) write(c *pconn, chunk []byte, now time.Time) writeResult {
 	case errors.Is(err, errWouldBlock):
 		c.pending = append([]byte(nil), chunk[n:]...)
 		c.busy.Store(true)
-		sh.p.blocked.Add(1)
 		sh.p.h.Broker.metrics.blocked.Inc()
 		sh.helpers.Add(1)
 		go sh.finishWrite(c)
@@ -345,7 +343,6 @@ func (sh *shard) finishWrite(c *pconn) {
 	}
 	c.pending = nil
 	c.lastWrite = time.Now()
-	sh.p.blocked.Add(-1)
 	sh.p.h.Broker.metrics.blocked.Dec()
 	c.busy.Store(false)
 	sh.poke()

@@ -78,7 +78,9 @@ func (s *rawSub) next(tb testing.TB) Received {
 	return ev
 }
 
-func live(h *Handler) int { n, _ := h.poolStats(); return n }
+
+// blockedWrites reads the writes_blocked gauge of b's metrics.
+func blockedWrites(b *Broker) int { return int(testutil.ToFloat64(b.metrics.blocked)) }
 
 // waitFor polls cond until it holds, failing the test after 10 s.
 func waitFor(tb testing.TB, what string, cond func() bool) {
@@ -227,7 +229,7 @@ func TestPooledClientThatLeavesFreesItsSlot(t *testing.T) {
 	h := &Handler{Broker: b, Writers: 1, Heartbeat: time.Minute, MaxSubscribers: 1}
 	srv := MustServePooled(t, h)
 	s := dialSub(t, srv.URL, nil)
-	waitFor(t, "the response to reach the pool", func() bool { return live(h) == 1 })
+	waitFor(t, "the response to reach the pool", func() bool { return h.pooled() == 1 })
 	s.c.Close()
 	waitFor(t, "the slot to be freed", func() bool { return h.Active() == 0 })
 	dialSub(t, srv.URL, nil) // MaxSubscribers 1: taken again
@@ -276,7 +278,7 @@ func TestPooledStalledReaderIsCut(t *testing.T) {
 			srv := MustServePooled(t, h)
 			stalled := dialSub(t, srv.URL, nil)
 			readers := []*rawSub{dialSub(t, srv.URL, nil), dialSub(t, srv.URL, nil)}
-			waitFor(t, "three pooled responses", func() bool { return live(h) == 3 })
+			waitFor(t, "three pooled responses", func() bool { return h.pooled() == 3 })
 
 			data := []byte(strings.Repeat("x", 64<<10))
 			publish := func() {
@@ -293,7 +295,7 @@ func TestPooledStalledReaderIsCut(t *testing.T) {
 			}
 			// Fill the stalled client's socket until a write cannot finish.
 			for i := 0; ; i++ {
-				if _, blocked := h.poolStats(); blocked > 0 {
+				if blockedWrites(b) > 0 {
 					break
 				}
 				if i == 2000 {
@@ -336,7 +338,7 @@ func TestPooledCloseCutsOpenStreams(t *testing.T) {
 	h := &Handler{Broker: b, Writers: 2}
 	srv := MustServePooled(t, h)
 	s := dialSub(t, srv.URL, nil)
-	waitFor(t, "the response to reach the pool", func() bool { return live(h) == 1 })
+	waitFor(t, "the response to reach the pool", func() bool { return h.pooled() == 1 })
 	if err := h.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -447,10 +449,10 @@ func TestPooledShutdownCutsStalledWrites(t *testing.T) {
 	h := &Handler{Broker: b, Writers: 1, WriteTimeout: time.Minute}
 	srv := MustServePooled(t, h)
 	dialSub(t, srv.URL, nil) // never read
-	waitFor(t, "the response to reach the pool", func() bool { return live(h) == 1 })
+	waitFor(t, "the response to reach the pool", func() bool { return h.pooled() == 1 })
 	data := []byte(strings.Repeat("x", 64<<10))
 	for i := 0; ; i++ {
-		if _, blocked := h.poolStats(); blocked > 0 {
+		if blockedWrites(b) > 0 {
 			break
 		}
 		if i == 2000 {
@@ -460,8 +462,7 @@ func TestPooledShutdownCutsStalledWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitFor(t, "the event to be written or the write to block", func() bool {
-			_, blocked := h.poolStats()
-			return blocked > 0 || testutil.ToFloat64(b.metrics.delivered.WithLabelValues("s")) == float64(i+1)
+			return blockedWrites(b) > 0 || testutil.ToFloat64(b.metrics.delivered.WithLabelValues("s")) == float64(i+1)
 		})
 	}
 	if got := testutil.ToFloat64(b.metrics.blocked); got != 1 {
