@@ -46,7 +46,7 @@ func TestCapacity(t *testing.T) {
 	b.mustNext(t, 5*time.Second)
 
 	a.close()
-	ts.logs.waitClosed(t, 5*time.Second, a.local)
+	ts.logs.WaitClosed(t, 5*time.Second, a.local)
 	// The subscriber gauge is released right after that log line.
 	waitFor(t, 5*time.Second, "subscribers gauge back to 1", func() bool {
 		return ts.metric(t, "tempstream_sse_subscribers", `stream="temperature"`) == 1

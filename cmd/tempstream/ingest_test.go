@@ -39,8 +39,8 @@ func startIngestServer(t testing.TB, args ...string) *testServer {
 // published from then on.
 func (ts *testServer) waitSubscribed(t testing.TB, c *sseConn) {
 	t.Helper()
-	ts.logs.wait(t, 5*time.Second, "stream opened for "+c.local, func(l logLine) bool {
-		return l.str("msg") == "stream opened" && l.str("remote") == c.local
+	ts.logs.Wait(t, 5*time.Second, "stream opened for "+c.local, func(l logLine) bool {
+		return l.Str("msg") == "stream opened" && l.Str("remote") == c.local
 	})
 }
 

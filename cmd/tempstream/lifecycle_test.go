@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tempstream/tempstream/internal/testlog"
 )
 
 // TestShutdownEndsStreams: cancelling run's context ends every open stream
@@ -51,7 +53,7 @@ func TestShutdownEndsStreams(t *testing.T) {
 		t.Fatalf("run returned %v after cancel, want within 1s", ts.stopDur)
 	}
 	for _, c := range streams {
-		ts.logs.waitClosed(t, time.Second, c.local)
+		ts.logs.WaitClosed(t, time.Second, c.local)
 	}
 }
 
@@ -68,7 +70,7 @@ type child struct {
 func startBinary(t *testing.T, args ...string) *child {
 	t.Helper()
 	bin := buildBinary(t)
-	ch := &child{cmd: exec.Command(bin, args...), logs: newLogSink(), done: make(chan struct{})}
+	ch := &child{cmd: exec.Command(bin, args...), logs: testlog.New(), done: make(chan struct{})}
 	ch.cmd.Env = childEnv()
 	ch.cmd.Stderr = ch.logs
 	if err := ch.cmd.Start(); err != nil {
@@ -98,9 +100,9 @@ func TestSIGTERM(t *testing.T) {
 	logs := ch.logs
 	var addr string
 	select {
-	case addr = <-logs.addr:
+	case addr = <-logs.Addr():
 	case <-ch.done:
-		t.Fatalf("exited before listening: %v\n%s", ch.err, strings.Join(logs.rawLines(), "\n"))
+		t.Fatalf("exited before listening: %v\n%s", ch.err, strings.Join(logs.Raw(), "\n"))
 	case <-time.After(10 * time.Second):
 		t.Fatal("no listening line within 10s")
 	}
@@ -126,14 +128,14 @@ func TestSIGTERM(t *testing.T) {
 	select {
 	case <-ch.done:
 		if ch.err != nil {
-			t.Fatalf("exit: %v, want 0\n%s", ch.err, strings.Join(logs.rawLines(), "\n"))
+			t.Fatalf("exit: %v, want 0\n%s", ch.err, strings.Join(logs.Raw(), "\n"))
 		}
 	case <-time.After(time.Until(start.Add(2 * time.Second))):
 		t.Fatal("still running 2s after SIGTERM")
 	}
 	t.Logf("exited 0 %v after SIGTERM", time.Since(start))
-	logs.wait(t, time.Second, "shutting down", func(l logLine) bool { return l.str("msg") == "shutting down" })
-	logs.wait(t, time.Second, "stopped", func(l logLine) bool { return l.str("msg") == "stopped" })
+	logs.Wait(t, time.Second, "shutting down", func(l logLine) bool { return l.Str("msg") == "shutting down" })
+	logs.Wait(t, time.Second, "stopped", func(l logLine) bool { return l.Str("msg") == "stopped" })
 }
 
 // TestConfigErrors: a bad flag or environment value makes run fail at once

@@ -26,6 +26,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/tempstream/tempstream/internal/testlog"
 	"github.com/tempstream/tempstream/pkg/sse"
 )
 
@@ -53,104 +54,11 @@ func TestMain(m *testing.M) {
 // Logs
 
 // logLine is one JSON log line of the server.
-type logLine map[string]any
-
-func (l logLine) str(k string) string {
-	s, _ := l[k].(string)
-	return s
-}
-
-// logSink is the server's stderr: it keeps every line (parsed), announces the
-// listening address once, and wakes waiters on each new line. Safe for
-// concurrent use.
-type logSink struct {
-	mu      sync.Mutex
-	partial []byte
-	lines   []logLine
-	raw     []string
-	changed chan struct{} // closed and replaced on every new line
-	addr    chan string   // the "listening" addr, sent once
-	sent    bool
-}
-
-func newLogSink() *logSink {
-	return &logSink{changed: make(chan struct{}), addr: make(chan string, 1)}
-}
-
-func (s *logSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.partial = append(s.partial, p...)
-	added := false
-	for {
-		i := bytes.IndexByte(s.partial, '\n')
-		if i < 0 {
-			break
-		}
-		line := string(s.partial[:i])
-		s.partial = s.partial[i+1:]
-		var l logLine
-		if err := json.Unmarshal([]byte(line), &l); err != nil {
-			l = logLine{"unparsed": line}
-		}
-		s.lines = append(s.lines, l)
-		s.raw = append(s.raw, line)
-		added = true
-		if l.str("msg") == "listening" && !s.sent {
-			s.sent = true
-			s.addr <- l.str("addr")
-		}
-	}
-	if added {
-		close(s.changed)
-		s.changed = make(chan struct{})
-	}
-	return len(p), nil
-}
-
-// snapshot returns the lines so far and a channel closed at the next one.
-func (s *logSink) snapshot() ([]logLine, <-chan struct{}) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.lines[:len(s.lines):len(s.lines)], s.changed
-}
-
-func (s *logSink) rawLines() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.raw...)
-}
-
-// wait returns the first line that satisfies match, waiting for it until
-// timeout; it fails the test without one.
-func (s *logSink) wait(t testing.TB, timeout time.Duration, what string, match func(logLine) bool) logLine {
-	t.Helper()
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	for {
-		lines, changed := s.snapshot()
-		for _, l := range lines {
-			if match(l) {
-				return l
-			}
-		}
-		select {
-		case <-changed:
-		case <-timer.C:
-			t.Fatalf("no log line %s within %v", what, timeout)
-			return nil
-		}
-	}
-}
-
-// waitClosed waits for the "stream closed" line of the connection whose
-// client end is remote.
-func (s *logSink) waitClosed(t testing.TB, timeout time.Duration, remote string) logLine {
-	t.Helper()
-	return s.wait(t, timeout, fmt.Sprintf("stream closed for %s", remote), func(l logLine) bool {
-		return l.str("msg") == "stream closed" && l.str("remote") == remote
-	})
-}
+// logLine and logSink are the server's log as tests read it.
+type (
+	logLine = testlog.Line
+	logSink = testlog.Sink
+)
 
 // ---------------------------------------------------------------------------
 // Server
@@ -685,7 +593,7 @@ func launch(t testing.TB, env map[string]string, all []string) *testServer {
 	t.Helper()
 	getenv := func(k string) string { return env[k] }
 	ctx, cancel := context.WithCancel(context.Background())
-	ts := &testServer{logs: newLogSink(), stdout: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	ts := &testServer{logs: testlog.New(), stdout: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	go func() { ts.done <- run(ctx, all, getenv, ts.stdout, ts.logs) }()
 
 	t.Cleanup(func() {
@@ -693,14 +601,14 @@ func launch(t testing.TB, env map[string]string, all []string) *testServer {
 			t.Errorf("run at cleanup: %v", err)
 		}
 		if t.Failed() {
-			for _, l := range ts.logs.rawLines() {
+			for _, l := range ts.logs.Raw() {
 				t.Logf("server log: %s", l)
 			}
 		}
 	})
 
 	select {
-	case ts.addr = <-ts.logs.addr:
+	case ts.addr = <-ts.logs.Addr():
 	case err := <-ts.done:
 		ts.done <- err // for stop
 		t.Fatalf("run returned before listening: %v", err)

@@ -357,16 +357,16 @@ func startInstance(t *testing.T, name string, args ...string) *instance {
 	in := &instance{name: name, ch: ch}
 	t.Cleanup(func() {
 		if t.Failed() {
-			for _, l := range ch.logs.rawLines() {
+			for _, l := range ch.logs.Raw() {
 				t.Logf("%s log: %s", name, l)
 			}
 		}
 	})
 	var addr string
 	select {
-	case addr = <-ch.logs.addr:
+	case addr = <-ch.logs.Addr():
 	case <-ch.done:
-		t.Fatalf("%s exited before listening: %v\n%s", name, ch.err, strings.Join(ch.logs.rawLines(), "\n"))
+		t.Fatalf("%s exited before listening: %v\n%s", name, ch.err, strings.Join(ch.logs.Raw(), "\n"))
 	case <-time.After(time.Minute):
 		t.Fatalf("%s: no listening line within a minute", name)
 	}

@@ -427,15 +427,15 @@ func TestCluster(t *testing.T) {
 		t.Logf("%d streams of surviving instances were ended by the server", evicted)
 	}
 	for _, in := range []*instance{ins[0], ins[2]} {
-		lines, _ := in.ts.logs.snapshot()
+		lines, _ := in.ts.logs.Snapshot()
 		for _, l := range lines {
-			at, _ := time.Parse(time.RFC3339Nano, l.str("time"))
-			switch msg := l.str("msg"); {
+			at, _ := time.Parse(time.RFC3339Nano, l.Str("time"))
+			switch msg := l.Str("msg"); {
 			case at.Before(lossAt):
 			case msg == "nats reconnected", msg == "nats disconnected", msg == "jetstream consumer":
-				t.Logf("%s at +%v: %s %s%s", in.name, at.Sub(lossAt).Round(time.Millisecond), msg, l.str("err"), l.str("url"))
-			case msg == "stream closed" && l.str("reason") != "client gone":
-				t.Logf("%s at +%v: stream of %s closed: %s", in.name, at.Sub(lossAt).Round(time.Millisecond), l.str("remote"), l.str("reason"))
+				t.Logf("%s at +%v: %s %s%s", in.name, at.Sub(lossAt).Round(time.Millisecond), msg, l.Str("err"), l.Str("url"))
+			case msg == "stream closed" && l.Str("reason") != "client gone":
+				t.Logf("%s at +%v: stream of %s closed: %s", in.name, at.Sub(lossAt).Round(time.Millisecond), l.Str("remote"), l.Str("reason"))
 			}
 		}
 		if resp, _ := in.ts.get(t, "/readyz"); resp.StatusCode != http.StatusOK {
@@ -543,7 +543,7 @@ func TestClusterSimulatorDedup(t *testing.T) {
 		t.Errorf("only %d events reached all three clients, want at least 10 to compare", shared)
 	}
 	for _, in := range ins {
-		for _, l := range in.ts.logs.rawLines() {
+		for _, l := range in.ts.logs.Raw() {
 			if strings.Contains(l, `"level":"ERROR"`) {
 				t.Logf("%s: %s", in.name, l)
 			}

@@ -156,10 +156,10 @@ func TestR3labsClientResume(t *testing.T) {
 
 	// The reconnection carries Last-Event-ID (the client's last ID when it
 	// broke, at or after lastBefore).
-	opened := ts.logs.wait(t, 5*time.Second, "r3labs client reconnecting with Last-Event-ID", func(l logLine) bool {
-		return l.str("msg") == "stream opened" && l.str("resume") != "" && l.str("proto") == "HTTP/1.1"
+	opened := ts.logs.Wait(t, 5*time.Second, "r3labs client reconnecting with Last-Event-ID", func(l logLine) bool {
+		return l.Str("msg") == "stream opened" && l.Str("resume") != "" && l.Str("proto") == "HTTP/1.1"
 	})
-	resume := opened.str("resume")
+	resume := opened.Str("resume")
 	if seqOf(t, resume) < seqOf(t, lastBefore) {
 		t.Fatalf("reconnected with Last-Event-ID %s, but it had %s", resume, lastBefore)
 	}

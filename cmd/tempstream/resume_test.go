@@ -62,8 +62,8 @@ func TestResumeLastEventIDHeader(t *testing.T) {
 	b2 := ts.openStream(t, "/events", "Last-Event-ID: "+last)
 	got := readResumed(t, "resumed", b2, ref, lastSeq, headNow+5)
 	t.Logf("resumed after %s: %d events, %d of them missed while away", last, len(got), headNow-lastSeq)
-	ts.logs.wait(t, 5*time.Second, "stream opened with the resume point", func(l logLine) bool {
-		return l.str("msg") == "stream opened" && l.str("resume") == last && l.str("remote") == b2.local
+	ts.logs.Wait(t, 5*time.Second, "stream opened with the resume point", func(l logLine) bool {
+		return l.Str("msg") == "stream opened" && l.Str("resume") == last && l.Str("remote") == b2.local
 	})
 }
 

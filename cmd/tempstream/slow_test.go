@@ -41,9 +41,9 @@ func TestSlowClientDropped(t *testing.T) {
 	t.Cleanup(func() { _ = stalled.Close() })
 	writeGet(t, stalled, ts.addr, "/events")
 
-	closed := ts.logs.waitClosed(t, 15*time.Second, stalled.LocalAddr().String())
+	closed := ts.logs.WaitClosed(t, 15*time.Second, stalled.LocalAddr().String())
 	dropped := time.Since(start)
-	reason := closed.str("reason")
+	reason := closed.Str("reason")
 	if reason != "sse: subscriber too slow" && reason != "write timeout" {
 		t.Fatalf("stalled client's stream closed with reason %q, want too slow or write timeout", reason)
 	}

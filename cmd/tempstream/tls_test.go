@@ -77,9 +77,9 @@ func startTLSServer(t *testing.T, args ...string) (ts *testServer, pool *x509.Ce
 	all := append(append([]string(nil), baseArgs...), "--tls-cert", certFile, "--tls-key", keyFile)
 	ts = launch(t, nil, append(all, args...))
 	ts.url = "https://" + ts.addr
-	l := ts.logs.wait(t, time.Second, "listening", func(l logLine) bool { return l.str("msg") == "listening" })
-	if l.str("page") != ts.url+"/temperature" || l["tls"] != true {
-		t.Errorf("listening line has page %q tls %v, want %q true", l.str("page"), l["tls"], ts.url+"/temperature")
+	l := ts.logs.Wait(t, time.Second, "listening", func(l logLine) bool { return l.Str("msg") == "listening" })
+	if l.Str("page") != ts.url+"/temperature" || l["tls"] != true {
+		t.Errorf("listening line has page %q tls %v, want %q true", l.Str("page"), l["tls"], ts.url+"/temperature")
 	}
 	return ts, pool
 }
@@ -211,13 +211,13 @@ func TestHTTP2OverTLS(t *testing.T) {
 		decodeStrict(t, ev.Data, &d)
 	}
 	remotes := map[string]bool{}
-	lines, _ := ts.logs.snapshot()
+	lines, _ := ts.logs.Snapshot()
 	for _, l := range lines {
-		if l.str("msg") == "stream opened" {
-			if l.str("proto") != "HTTP/2.0" {
-				t.Fatalf("stream opened with proto %q, want HTTP/2.0", l.str("proto"))
+		if l.Str("msg") == "stream opened" {
+			if l.Str("proto") != "HTTP/2.0" {
+				t.Fatalf("stream opened with proto %q, want HTTP/2.0", l.Str("proto"))
 			}
-			remotes[l.str("remote")] = true
+			remotes[l.Str("remote")] = true
 		}
 	}
 	if len(remotes) != 1 {

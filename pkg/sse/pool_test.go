@@ -78,7 +78,6 @@ func (s *rawSub) next(tb testing.TB) Received {
 	return ev
 }
 
-
 // blockedWrites reads the writes_blocked gauge of b's metrics.
 func blockedWrites(b *Broker) int { return int(testutil.ToFloat64(b.metrics.blocked)) }
 

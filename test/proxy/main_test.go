@@ -33,6 +33,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/tempstream/tempstream/internal/testlog"
 	"github.com/tempstream/tempstream/pkg/sse"
 )
 
@@ -229,81 +230,16 @@ type server struct {
 	url   string
 	token string // --publish-token, when the test gave one
 	cmd   *exec.Cmd
-	logs  *logSink
+	logs  *testlog.Sink
 	done  chan struct{}
 	err   error
-}
-
-// logSink keeps the JSON log lines of a server and announces "listening".
-type logSink struct {
-	mu      sync.Mutex
-	partial []byte
-	lines   []map[string]any
-	raw     []string
-	changed chan struct{}
-	addr    chan string
-	sent    bool
-}
-
-func (s *logSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.partial = append(s.partial, p...)
-	added := false
-	for {
-		i := bytes.IndexByte(s.partial, '\n')
-		if i < 0 {
-			break
-		}
-		line := string(s.partial[:i])
-		s.partial = s.partial[i+1:]
-		var l map[string]any
-		if json.Unmarshal([]byte(line), &l) != nil {
-			l = map[string]any{"unparsed": line}
-		}
-		s.lines = append(s.lines, l)
-		s.raw = append(s.raw, line)
-		added = true
-		if l["msg"] == "listening" && !s.sent {
-			s.sent = true
-			addr, _ := l["addr"].(string)
-			s.addr <- addr
-		}
-	}
-	if added {
-		close(s.changed)
-		s.changed = make(chan struct{})
-	}
-	return len(p), nil
-}
-
-// wait returns the first log line that match accepts, waiting up to timeout.
-func (s *logSink) wait(t testing.TB, timeout time.Duration, what string, match func(map[string]any) bool) map[string]any {
-	t.Helper()
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	for {
-		s.mu.Lock()
-		lines, changed := s.lines, s.changed
-		s.mu.Unlock()
-		for _, l := range lines {
-			if match(l) {
-				return l
-			}
-		}
-		select {
-		case <-changed:
-		case <-timer.C:
-			t.Fatalf("no server log line %s within %v", what, timeout)
-		}
-	}
 }
 
 // startServer runs tempstream on 127.0.0.1:0 with JSON logs and args, and
 // stops it when the test ends.
 func startServer(t testing.TB, args ...string) *server {
 	t.Helper()
-	s := &server{logs: &logSink{changed: make(chan struct{}), addr: make(chan string, 1)}, done: make(chan struct{})}
+	s := &server{logs: testlog.New(), done: make(chan struct{})}
 	// The memory store: these tests are about the proxies, and it starts
 	// fastest; the stream and its IDs behave the same on JetStream.
 	all := append([]string{"--addr", "127.0.0.1:0", "--log-format", "json", "--seed", "1", "--store", "memory"}, args...)
@@ -329,15 +265,13 @@ func startServer(t testing.TB, args ...string) *server {
 	t.Cleanup(func() {
 		s.stop(t)
 		if t.Failed() {
-			s.logs.mu.Lock()
-			for _, l := range s.logs.raw {
+			for _, l := range s.logs.Raw() {
 				t.Logf("tempstream: %s", l)
 			}
-			s.logs.mu.Unlock()
 		}
 	})
 	select {
-	case s.addr = <-s.logs.addr:
+	case s.addr = <-s.logs.Addr():
 	case <-s.done:
 		t.Fatalf("tempstream exited before listening: %v", s.err)
 	case <-time.After(10 * time.Second):

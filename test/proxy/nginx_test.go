@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tempstream/tempstream/internal/testlog"
 )
 
 // delayLimit is how late an event may reach a client through a proxy.
@@ -34,7 +36,7 @@ func TestNginxStockDelay(t *testing.T) {
 	}
 	checkDelays(t, "nginx (stock settings)", measure(t, s, ref, 40), delayLimit)
 	// nginx's stock proxy speaks HTTP/1.0 to the upstream.
-	srv.logs.wait(t, time.Second, "stream opened over HTTP/1.0", func(l map[string]any) bool {
+	srv.logs.Wait(t, time.Second, "stream opened over HTTP/1.0", func(l testlog.Line) bool {
 		return l["msg"] == "stream opened" && l["proto"] == "HTTP/1.0"
 	})
 }
@@ -93,7 +95,7 @@ func TestNginxDeployDelay(t *testing.T) {
 	px := nginxDeploy(t, srv.addr, "")
 	s, ref := openPair(t, srv, func() *stream { return openRaw(t, px.addr, request("GET /events HTTP/1.1", px.addr)) })
 	checkDelays(t, "nginx (deploy/nginx.conf)", measure(t, s, ref, 40), delayLimit)
-	srv.logs.wait(t, time.Second, "stream opened over HTTP/1.1", func(l map[string]any) bool {
+	srv.logs.Wait(t, time.Second, "stream opened over HTTP/1.1", func(l testlog.Line) bool {
 		return l["msg"] == "stream opened" && l["proto"] == "HTTP/1.1"
 	})
 
