@@ -36,6 +36,9 @@ func (c *conn) handOff(r *http.Request, retry time.Duration, p *pool) (hijacked 
 			_ = rc.Control(func(fd uintptr) { pc.fd = int(fd) })
 		}
 	}
+	// Until the pool takes it, the caller logs the response's end: with
+	// what it counted here.
+	defer func() { c.events, c.bytes = pc.events, pc.bytes }()
 	fail := func(err error) (bool, string) {
 		_ = nc.Close()
 		return true, pc.failReason(err)
