@@ -36,26 +36,25 @@ func (c *conn) handOff(r *http.Request, retry time.Duration, p *pool) (hijacked 
 			_ = rc.Control(func(fd uintptr) { pc.fd = int(fd) })
 		}
 	}
-	// Until the pool takes it, the caller logs the response's end: with
-	// what it counted here.
-	defer func() { c.events, c.bytes = pc.events, pc.bytes }()
-	fail := func(err error) (bool, string) {
+	// end closes the connection before the pool took it; the caller logs
+	// the end, with what was counted here.
+	end := func(reason string) (bool, string) {
 		_ = nc.Close()
-		return true, pc.failReason(err)
+		c.events, c.bytes = pc.events, pc.bytes
+		return true, reason
 	}
 
 	buf := appendChunk(head.Bytes(), c.prologue(r, retry)...)
 	frames := make([][]byte, 0, 16)
 	for {
 		if err := writeWithin(nc, c.sub, buf, p.timeout, &pc.bytes, nil); err != nil {
-			return fail(err)
+			return end(pc.failReason(err))
 		}
 		var err error
 		frames, err = c.sub.Next(frames[:0], maxBatch)
 		if len(frames) == 0 {
 			if err != nil {
-				_ = nc.Close()
-				return true, err.Error()
+				return end(err.Error())
 			}
 			break
 		}
@@ -65,12 +64,11 @@ func (c *conn) handOff(r *http.Request, retry time.Duration, p *pool) (hijacked 
 		clear(frames)
 		if err != nil { // evicted: what was read goes out first
 			_ = writeWithin(nc, c.sub, buf, p.timeout, &pc.bytes, nil)
-			_ = nc.Close()
-			return true, err.Error()
+			return end(err.Error())
 		}
 	}
 	if err := nc.SetWriteDeadline(time.Time{}); err != nil {
-		return fail(err)
+		return end(pc.failReason(err))
 	}
 	pc.lastWrite = time.Now()
 	sh := p.pick()
