@@ -149,6 +149,8 @@ func TestConfigErrors(t *testing.T) {
 		{"log format", []string{"--log-format", "xml"}, nil, []string{"--log-format", "xml"}},
 		{"retention zero", []string{"--retention", "0"}, nil, []string{"--retention"}},
 		{"negative sndbuf", []string{"--sndbuf", "-1"}, nil, []string{"--sndbuf"}},
+		{"negative writers", []string{"--writers", "-1"}, nil, []string{"--writers"}},
+		{"env writers too many", nil, map[string]string{"TEMPSTREAM_WRITERS": "5000"}, []string{"--writers", "TEMPSTREAM_WRITERS"}},
 		{"unknown flag", []string{"--nope"}, nil, []string{"nope"}},
 		{"stray argument", []string{"serve"}, nil, []string{"serve"}},
 		{"env heartbeat negative", nil, map[string]string{"TEMPSTREAM_HEARTBEAT": "-1s"}, []string{"--heartbeat", "TEMPSTREAM_HEARTBEAT"}},
