@@ -284,18 +284,20 @@ func (s *Store) supervise(ctx context.Context) {
 			return
 		case <-s.resubscribe:
 		}
-		for ctx.Err() == nil {
+		for ctx.Err() == nil && !s.replaced.Load() {
 			attempt, cancel := context.WithTimeout(ctx, time.Second)
-			err := s.consume(attempt, jetstream.OrderedConsumerConfig{
-				FilterSubjects: []string{s.o.Subject + ".>"},
-				DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-				OptStartSeq:    s.target.Head() + 1,
-			})
+			err := s.checkEpoch(attempt)
+			if err == nil && !s.replaced.Load() { // never follow a stream of another epoch
+				err = s.consume(attempt, jetstream.OrderedConsumerConfig{
+					FilterSubjects: []string{s.o.Subject + ".>"},
+					DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+					OptStartSeq:    s.target.Head() + 1,
+				})
+			}
 			cancel()
-			if err == nil {
+			if err == nil && !s.replaced.Load() {
 				s.m.resubscribes.Inc()
 				s.lostSince.Store(0)
-				s.checkEpoch(attempt)
 				break
 			}
 			s.o.Logger.Debug("jetstream resubscribe", "err", err)
@@ -308,13 +310,12 @@ func (s *Store) supervise(ctx context.Context) {
 }
 
 // checkEpoch marks the store replaced if its stream was created anew since
-// Open (a new creation time is a new epoch).
-func (s *Store) checkEpoch(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-	defer cancel()
+// Open (a new creation time is a new epoch). It fails if the stream cannot
+// be looked up (deleted, no leader).
+func (s *Store) checkEpoch(ctx context.Context) error {
 	st, err := s.js.Stream(ctx, s.o.StreamName)
 	if err != nil {
-		return // found at the next re-creation, if any
+		return fmt.Errorf("jetstream stream %s: %w", s.o.StreamName, err)
 	}
 	if info := st.CachedInfo(); !info.Created.IsZero() && sse.NewEpoch(info.Created) != s.epoch {
 		if !s.replaced.Swap(true) {
@@ -322,6 +323,7 @@ func (s *Store) checkEpoch(ctx context.Context) {
 				"stream", s.o.StreamName, "epoch", s.epoch, "new_epoch", sse.NewEpoch(info.Created))
 		}
 	}
+	return nil
 }
 
 // append hands one consumed message to the target stream.
