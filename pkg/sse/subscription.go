@@ -40,7 +40,8 @@ type Subscription struct {
 	Backlog int
 }
 
-// Wake receives a value after events have been published since it last did.
+// Wake receives a value after events have been published since it last did,
+// and when the subscription ends.
 func (sub *Subscription) Wake() <-chan struct{} { return sub.wake }
 
 // Done is closed when the subscription was evicted or its stream closed; Err
