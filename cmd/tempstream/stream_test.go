@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/textproto"
@@ -57,28 +58,36 @@ func checkReading(t testing.TB, data []byte) readingData {
 	return r
 }
 
+// rawRequest writes request as is on a new connection to ts and reads the
+// answer's status line (as sent) and header, leaving the body in br; the
+// connection has 5 s for all of it.
+func rawRequest(t *testing.T, ts *testServer, request string) (conn net.Conn, br *bufio.Reader, status string, hdr textproto.MIMEHeader) {
+	t.Helper()
+	conn = ts.dial(t)
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(conn, request); err != nil {
+		t.Fatal(err)
+	}
+	br = bufio.NewReader(conn)
+	status, err := br.ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hdr, err = textproto.NewReader(br).ReadMIMEHeader(); err != nil {
+		t.Fatal(err)
+	}
+	return conn, br, status, hdr
+}
+
 // TestRawHTTP11Stream reads /events byte by byte as an HTTP/1.1 client:
 // status line, headers, chunked framing, the retry field and the exact lines
 // of the first events.
 func TestRawHTTP11Stream(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, "--interval", "20ms")
-	conn := ts.dial(t)
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(conn, "GET /events HTTP/1.1\r\nHost: "+ts.addr+"\r\nAccept: text/event-stream\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(conn)
-	status, err := br.ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, br, status, hdr := rawRequest(t, ts, "GET /events HTTP/1.1\r\nHost: "+ts.addr+"\r\nAccept: text/event-stream\r\n\r\n")
 	if status != "HTTP/1.1 200 OK\r\n" {
 		t.Fatalf("status line %q", status)
-	}
-	hdr, err := textproto.NewReader(br).ReadMIMEHeader()
-	if err != nil {
-		t.Fatal(err)
 	}
 	if got := hdr.Get("Content-Type"); got != "text/event-stream; charset=utf-8" {
 		t.Errorf("Content-Type = %q", got)
@@ -155,22 +164,9 @@ func TestRawHTTP11Stream(t *testing.T) {
 func TestRawHTTP10Stream(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, "--interval", "20ms")
-	conn := ts.dial(t)
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(conn, "GET /events HTTP/1.0\r\nHost: "+ts.addr+"\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(conn)
-	status, err := br.ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, br, status, hdr := rawRequest(t, ts, "GET /events HTTP/1.0\r\nHost: "+ts.addr+"\r\n\r\n")
 	if !strings.HasPrefix(status, "HTTP/1.") || !strings.HasSuffix(status, " 200 OK\r\n") {
 		t.Fatalf("status line %q", status)
-	}
-	hdr, err := textproto.NewReader(br).ReadMIMEHeader()
-	if err != nil {
-		t.Fatal(err)
 	}
 	if got := hdr.Get("Content-Type"); got != "text/event-stream; charset=utf-8" {
 		t.Errorf("Content-Type = %q", got)
