@@ -29,11 +29,8 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:5200", "listen address")
 	interval := flag.Duration("interval", time.Second, "time between readings")
 	flag.Parse()
-	var rl syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil && rl.Cur < rl.Max {
-		rl.Cur = rl.Max
-		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
-	}
+	// Go raises the soft open-file limit to the hard one at start-up
+	// (os, since Go 1.19): nothing to do here for 19,000 sockets.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	ln, err := net.Listen("tcp", *addr)
