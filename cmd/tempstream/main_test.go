@@ -399,21 +399,25 @@ func splitID(id string) (epoch string, seq uint64, ok bool) {
 	return id[:i], seq, true
 }
 
-func seqOf(t testing.TB, id string) uint64 {
+// mustSplitID is splitID that fails the test on an ID not "<epoch>-<seq>".
+func mustSplitID(t testing.TB, id string) (string, uint64) {
 	t.Helper()
-	_, seq, ok := splitID(id)
+	epoch, seq, ok := splitID(id)
 	if !ok {
 		t.Fatalf("event id %q is not <epoch>-<seq>", id)
 	}
+	return epoch, seq
+}
+
+func seqOf(t testing.TB, id string) uint64 {
+	t.Helper()
+	_, seq := mustSplitID(t, id)
 	return seq
 }
 
 func epochOf(t testing.TB, id string) string {
 	t.Helper()
-	epoch, _, ok := splitID(id)
-	if !ok {
-		t.Fatalf("event id %q is not <epoch>-<seq>", id)
-	}
+	epoch, _ := mustSplitID(t, id)
 	return epoch
 }
 
