@@ -3,6 +3,7 @@ package sse
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -68,6 +69,65 @@ func BenchmarkPublish10kSubscribers(b *testing.B) {
 	done.Wait()
 	b.StopTimer()
 	b.ReportMetric(float64(n), "subscribers")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
+}
+
+// BenchmarkPublishKeyed10kSubscribers1kKeys: 10,000 subscribers, each on
+// its own goroutine following one of 1,000 keys (10 per key); each op
+// publishes one event to the next key, which its 10 followers read. The
+// time per op should track the key's followers, not the 10,000: compare its
+// ns/delivery with BenchmarkPublish10kSubscribers'.
+func BenchmarkPublishKeyed10kSubscribers1kKeys(b *testing.B) {
+	const n, nkeys = 10000, 1000
+	s := NewStream("t", StreamOptions{Epoch: "e", Retention: 1 << 16, QueueLimit: 1 << 15})
+	keys := make([]string, nkeys)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("sensor-%d", i)
+	}
+	var ready, done sync.WaitGroup
+	stop := make(chan struct{})
+	var read atomic.Int64
+	for i := range n {
+		sub, _ := s.SubscribeWith(SubscribeOptions{Keys: []string{keys[i%nkeys]}})
+		ready.Add(1)
+		done.Go(func() {
+			defer sub.Close()
+			ready.Done()
+			frames := make([][]byte, 0, 64)
+			for {
+				frames, _ = sub.Next(frames[:0], 64)
+				if len(frames) > 0 {
+					read.Add(int64(len(frames)))
+					continue
+				}
+				select {
+				case <-sub.Wake():
+				case <-stop:
+					return
+				}
+			}
+		})
+	}
+	ready.Wait()
+	msg := []Message{{Type: "temperature", Data: benchData}}
+	published := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		msg[0].Key = keys[published%nkeys]
+		if _, err := s.PublishBatch(msg); err != nil {
+			b.Fatal(err)
+		}
+		published++
+	}
+	// Delivered means every follower has read every event of its key.
+	for read.Load() < int64(published)*(n/nkeys) {
+		runtime.Gosched()
+	}
+	b.StopTimer()
+	close(stop)
+	done.Wait()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(published*(n/nkeys)), "ns/delivery")
 }
 
 // BenchmarkReplay1000: a resuming subscriber gets 1,000 retained events.

@@ -39,15 +39,6 @@ func (b *Broker) Names() []string {
 	return names
 }
 
-// Subscribers returns the number of subscribers over all streams.
-func (b *Broker) Subscribers() int {
-	n := 0
-	for _, s := range b.streams {
-		n += s.Subscribers()
-	}
-	return n
-}
-
 // Close closes every stream, ending all subscriptions.
 func (b *Broker) Close() {
 	for _, s := range b.streams {

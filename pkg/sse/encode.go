@@ -2,18 +2,8 @@ package sse
 
 import (
 	"bytes"
-	"errors"
 	"strconv"
 	"time"
-)
-
-// Sentinel errors of the encoder.
-var (
-	// ErrInvalidID is returned for an event ID containing CR, LF or NUL: it
-	// would break the framing, or be ignored by browsers.
-	ErrInvalidID = errors.New("sse: event id contains CR, LF or NUL")
-	// ErrInvalidType is returned for an event type containing CR, LF or NUL.
-	ErrInvalidType = errors.New("sse: event type contains CR, LF or NUL")
 )
 
 // Event is one server-sent event as written on the wire.

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -24,12 +23,6 @@ const (
 	DefaultHeartbeat    = 15 * time.Second
 	DefaultWriteTimeout = 10 * time.Second
 )
-
-// maxBatch is how many frames one write takes before the handler flushes.
-const maxBatch = 256
-
-// heartbeatFrame is the comment sent on an idle stream.
-var heartbeatFrame = AppendComment(nil, "heartbeat")
 
 // Handler serves a stream of a Broker as text/event-stream.
 //
@@ -213,13 +206,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sub.reportWrites()
 	c := conn{h: h, st: st, sub: sub, w: w, rc: rc, start: time.Now(),
 		writeTimeout: orDefault(h.WriteTimeout, DefaultWriteTimeout)}
-	log := h.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	log = log.With("stream", name, "remote", r.RemoteAddr)
+	log := h.logger().With("stream", name, "remote", r.RemoteAddr)
 	log.Info("stream opened", "resume", truncate(resume, 64), "keys", len(keys), "proto", r.Proto)
-	reason, handed := "panic", false
+	reason, handed := endPanic, false
 	defer func() {
 		if handed {
 			return // the pool ends it
@@ -228,13 +217,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// soon as it sees the line must find it free.
 		sub.Close()
 		h.active.Add(-1)
-		log.Info("stream closed", "reason", reason, "duration", time.Since(c.start).Round(time.Millisecond),
+		log.Info("stream closed", "reason", reason.String(), "duration", time.Since(c.start).Round(time.Millisecond),
 			"events", c.events, "bytes", c.bytes)
 	}()
 	if p := h.writerPool(r); p != nil {
 		var hijacked bool
 		if hijacked, reason = c.handOff(r, retry, p); hijacked {
-			handed = reason == ""
+			handed = reason == endNone
 			return
 		}
 	}
@@ -265,15 +254,16 @@ type conn struct {
 	bytes        int
 }
 
-// write sends frames with a deadline and flushes them.
-func (c *conn) write(frames ...[]byte) error {
+// send writes frames with a deadline and flushes them: conn is the sink of
+// a response served by its own goroutine.
+func (c *conn) send(frames [][]byte) (queued bool, err error) {
 	if err := c.rc.SetWriteDeadline(time.Now().Add(c.writeTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-		return err
+		return false, err
 	}
 	// An eviction sets the deadline to now; if it came before the line
 	// above, it is seen here, so the evicted writer never waits it out.
-	if err := c.sub.Err(); err != nil {
-		return err
+	if err := c.sub.Err(); err == ErrSlow {
+		return false, err
 	}
 	c.sub.setBlocked(true) // until the flush returns: the client may not be reading
 	defer c.sub.setBlocked(false)
@@ -282,47 +272,39 @@ func (c *conn) write(frames ...[]byte) error {
 		k, err := c.w.Write(f)
 		n += k
 		if err != nil {
-			c.bytes += n
-			c.st.m.bytes.Add(float64(n))
-			return err
+			c.wrote(n)
+			return false, err
 		}
 	}
+	c.wrote(n)
+	return false, c.rc.Flush()
+}
+
+func (c *conn) wrote(n int) {
 	c.bytes += n
 	c.st.m.bytes.Add(float64(n))
-	return c.rc.Flush()
 }
 
 // serve streams until the client leaves, the subscriber is evicted or the
 // stream closes, and says which.
-func (c *conn) serve(r *http.Request, retry, heartbeat time.Duration) string {
+func (c *conn) serve(r *http.Request, retry, heartbeat time.Duration) endReason {
 	c.setHeaders(r)
 	c.w.WriteHeader(http.StatusOK)
-
-	sm := c.st.m
-	if err := c.write(c.prologue(r, retry)...); err != nil {
-		return c.writeFailed(err)
+	if _, err := c.send(c.prologue(r, retry)); err != nil {
+		return endOfWrite(c.sub, err)
 	}
-
 	hb := time.NewTimer(heartbeat)
 	defer hb.Stop()
 	frames := make([][]byte, 0, 16)
 	for {
-		var err error
-		frames, err = c.sub.Next(frames[:0], maxBatch)
-		if err != nil && len(frames) == 0 {
-			return err.Error()
+		n, _, end := step(c.sub, &frames, c)
+		c.events += n
+		c.st.m.delivered.Add(float64(n))
+		if end != endNone {
+			return end
 		}
-		if len(frames) > 0 { // even with an error: what was read goes out first
-			if err := c.write(frames...); err != nil {
-				return c.writeFailed(err)
-			}
-			c.events += len(frames)
-			sm.delivered.Add(float64(len(frames)))
+		if n > 0 {
 			hb.Reset(heartbeat)
-			clear(frames) // let the ring drop frames we no longer need
-			if err != nil {
-				return err.Error()
-			}
 			if c.sub.Pending() {
 				continue
 			}
@@ -330,18 +312,14 @@ func (c *conn) serve(r *http.Request, retry, heartbeat time.Duration) string {
 		select {
 		case <-c.sub.Wake():
 		case <-hb.C:
-			sm.heartbeats.Inc()
-			if err := c.write(heartbeatFrame); err != nil {
-				return c.writeFailed(err)
+			if _, end := beat(c.sub, c); end != endNone {
+				return end
 			}
 			hb.Reset(heartbeat)
 		case <-c.sub.Done():
-			if err := c.sub.Err(); err != ErrClosed || !c.sub.Pending() {
-				return err.Error()
-			}
-			// Closed with events unread: the loop sends them, then ends here.
+			// The next step sends what a closed stream still has, or ends.
 		case <-r.Context().Done():
-			return "client gone"
+			return endClientGone
 		}
 	}
 }
@@ -375,17 +353,4 @@ func (c *conn) prologue(r *http.Request, retry time.Duration) [][]byte {
 		sm.replayed.Add(float64(c.sub.Backlog))
 	}
 	return head
-}
-
-// writeFailed classifies a failed write: a missed deadline evicts the
-// subscriber as slow, anything else means the client went away.
-func (c *conn) writeFailed(err error) string {
-	if e := c.sub.Err(); e != nil {
-		return e.Error() // evicted; the deadline was forced
-	}
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		c.st.m.droppedWrite.Inc()
-		return "write timeout"
-	}
-	return "client gone"
 }

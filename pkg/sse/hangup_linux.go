@@ -103,7 +103,7 @@ func (h *hangups) run() {
 			h.mu.Unlock()
 			if ok {
 				w.c.gone.Store(true)
-				w.c.sh.poke()
+				w.c.notify()
 			}
 		}
 	}

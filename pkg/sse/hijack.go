@@ -2,8 +2,8 @@ package sse
 
 import (
 	"bytes"
+	"net"
 	"net/http"
-	"syscall"
 	"time"
 )
 
@@ -13,9 +13,9 @@ import (
 // gives the socket to a shard for the live events. It reports hijacked
 // false, having written nothing, when the connection cannot be hijacked:
 // the caller then serves the response itself. With hijacked true, reason is
-// empty when the pool took the response, or says why it ended here (the
+// endNone when the pool took the response, or says why it ended here (the
 // socket is closed; the subscription is the caller's to close).
-func (c *conn) handOff(r *http.Request, retry time.Duration, p *pool) (hijacked bool, reason string) {
+func (c *conn) handOff(r *http.Request, retry time.Duration, p *pool) (hijacked bool, reason endReason) {
 	c.setHeaders(r)
 	var head bytes.Buffer
 	head.WriteString("HTTP/1.1 200 OK\r\n")
@@ -25,55 +25,72 @@ func (c *conn) handOff(r *http.Request, retry time.Duration, p *pool) (hijacked 
 
 	nc, _, err := c.rc.Hijack()
 	if err != nil {
-		return false, ""
+		return false, endNone
 	}
 	// From here the ResponseController must not be kept: it holds
 	// net/http's connection and its buffers.
 	c.sub.setOnEvict(func() { _ = nc.SetWriteDeadline(time.Now()) })
-	pc := &pconn{nc: nc, fd: -1, sub: c.sub, remote: r.RemoteAddr, start: c.start}
-	if sc, ok := nc.(syscall.Conn); ok {
-		if rc, err := sc.SyscallConn(); err == nil {
-			_ = rc.Control(func(fd uintptr) { pc.fd = int(fd) })
-		}
-	}
+	pc := &pconn{nc: nc, fd: connFD(nc), sub: c.sub, remote: r.RemoteAddr, start: c.start}
+	out := &blockingSink{nc: nc, sub: c.sub, timeout: p.timeout, n: &pc.bytes}
 	// end closes the connection before the pool took it; the caller logs
 	// the end, with what was counted here.
-	end := func(reason string) (bool, string) {
+	end := func(reason endReason) (bool, endReason) {
+		if reason == endClosed { // every event went out: end the body cleanly
+			if len(out.buf) > 0 {
+				_, _ = out.write(out.buf)
+			}
+			_, _ = out.write(lastChunk)
+		}
 		_ = nc.Close()
 		c.events, c.bytes = pc.events, pc.bytes
 		return true, reason
 	}
 
-	buf := appendChunk(head.Bytes(), c.prologue(r, retry)...)
+	// The head and the prologue go out with the first events.
+	out.buf = appendChunk(head.Bytes(), c.prologue(r, retry)...)
 	frames := make([][]byte, 0, 16)
 	for {
-		if err := writeWithin(nc, c.sub, buf, p.timeout, &pc.bytes, nil); err != nil {
-			return end(pc.failReason(err))
+		n, _, reason := step(c.sub, &frames, out)
+		pc.events += n
+		c.st.m.delivered.Add(float64(n))
+		if reason != endNone {
+			return end(reason)
 		}
-		var err error
-		frames, err = c.sub.Next(frames[:0], maxBatch)
-		if len(frames) == 0 {
-			if err != nil {
-				return end(err.Error())
-			}
+		if n == 0 {
 			break
 		}
-		buf = appendChunk(buf[:0], frames...)
-		pc.events += len(frames)
-		c.st.m.delivered.Add(float64(len(frames)))
-		clear(frames)
-		if err != nil { // evicted: what was read goes out first
-			_ = writeWithin(nc, c.sub, buf, p.timeout, &pc.bytes, nil)
-			return end(err.Error())
+	}
+	if len(out.buf) > 0 { // nothing to replay: the head and prologue alone
+		if _, err := out.write(out.buf); err != nil {
+			return end(endOfWrite(c.sub, err))
 		}
 	}
 	if err := nc.SetWriteDeadline(time.Time{}); err != nil {
-		return end(pc.failReason(err))
+		return end(endOfWrite(c.sub, err))
 	}
 	pc.lastWrite = time.Now()
-	sh := p.pick()
-	pc.sh = sh
-	c.sub.setWake(sh.wake)
-	sh.add(pc)
-	return true, ""
+	p.pick().add(pc)
+	return true, endNone
+}
+
+// blockingSink writes a hijacked response's replay as HTTP chunks, blocking
+// under the write deadline. What is in buf (the response head) goes out
+// before the first frames.
+type blockingSink struct {
+	nc      net.Conn
+	sub     *Subscription
+	timeout time.Duration
+	n       *int
+	buf     []byte
+}
+
+func (s *blockingSink) send(frames [][]byte) (bool, error) {
+	s.buf = appendChunk(s.buf, frames...)
+	_, err := s.write(s.buf)
+	s.buf = s.buf[:0]
+	return false, err
+}
+
+func (s *blockingSink) write(p []byte) (bool, error) {
+	return false, writeWithin(s.nc, s.sub, p, s.timeout, s.n, nil)
 }

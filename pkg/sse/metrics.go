@@ -63,8 +63,8 @@ type streamMetrics struct {
 }
 
 func (m *Metrics) stream(name string) streamMetrics {
-	for _, reason := range []string{ResetExpired, ResetUnknown} {
-		m.resets.WithLabelValues(name, reason)
+	for _, reason := range []ResetReason{ResetExpired, ResetUnknown} {
+		m.resets.WithLabelValues(name, string(reason))
 	}
 	return streamMetrics{
 		all:          m,
@@ -81,6 +81,6 @@ func (m *Metrics) stream(name string) streamMetrics {
 	}
 }
 
-func (sm streamMetrics) reset(reason string) {
-	sm.all.resets.WithLabelValues(sm.name, reason).Inc()
+func (sm streamMetrics) reset(reason ResetReason) {
+	sm.all.resets.WithLabelValues(sm.name, string(reason)).Inc()
 }

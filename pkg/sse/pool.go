@@ -1,6 +1,7 @@
 package sse
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -9,7 +10,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -18,13 +18,16 @@ import (
 // socket and a few hundred bytes of heap, not net/http's two goroutines
 // and 10 KiB of buffers.
 //
-// Each pooled response belongs to one shard. A shard waits on one wake
-// channel shared by all of its subscriptions, then writes to each socket
-// what its subscription has unread, as one HTTP chunk in one non-blocking
-// write(2). A socket that cannot take the whole chunk gets a goroutine of
-// its own that finishes the write under the write deadline (a client that
-// stopped reading: the only case with a goroutine per connection) and
-// hands the socket back.
+// Each pooled response belongs to one shard, a goroutine. A publish puts
+// the responses it concerns (and only those: see keylog.go) on their
+// shard's ready list and pokes the shard, which then takes one delivery
+// step (deliver.go) for each: what its subscription has unread goes out as
+// one HTTP chunk in one non-blocking write(2). The shard keeps its
+// responses in order of their last write, so the heartbeats that are due
+// are found at the front, without visiting the others. A socket that cannot
+// take the whole chunk gets a goroutine of its own that finishes the write
+// under the write deadline (a client that stopped reading: the only case
+// with a goroutine per connection) and hands the socket back.
 //
 // Nothing reads the sockets: a client that leaves is seen by the hangups
 // watcher (Linux), or else at the next write (event or heartbeat).
@@ -44,17 +47,22 @@ type pool struct {
 // shard is one writer goroutine and the responses it owns.
 type shard struct {
 	p    *pool
-	wake chan struct{} // shared by every subscription of the shard
+	wake chan struct{} // poked when incoming or ready has something
 	stop chan struct{} // closed by pool.shutdown
 
 	mu       sync.Mutex
 	incoming []*pconn // handed over, not yet taken by run
+	ready    []*pconn // notified since run last looked
 
-	conns   []*pconn // owned by run
-	frames  [][]byte
-	buf     []byte
-	tally   tally
-	helpers sync.WaitGroup // finishWrite goroutines
+	// Owned by run.
+	idle       pconnList           // the responses it writes, least recently written first
+	busy       map[*pconn]struct{} // the responses finishWrite holds
+	spareIn    []*pconn
+	spareReady []*pconn
+	frames     [][]byte
+	buf        []byte
+	tally      tally
+	helpers    sync.WaitGroup // finishWrite goroutines
 }
 
 // pconn is one pooled response.
@@ -68,11 +76,17 @@ type pconn struct {
 	events int
 	bytes  int
 
-	lastWrite time.Time // owned by whoever holds the socket (run, or finishWrite while busy)
+	lastWrite time.Time   // owned by whoever holds the socket (run, or finishWrite while busy)
+	queued    atomic.Bool // on the shard's ready list
 	busy      atomic.Bool
 	gone      atomic.Bool // the client closed its end (hangups)
 	pending   []byte      // the rest of a chunk finishWrite is writing
-	failed    string      // set by finishWrite before busy is cleared: why the response must end
+	failed    endReason   // set by finishWrite before busy is cleared: why the response must end
+
+	// Owned by run.
+	prev, next *pconn // in shard.idle
+	listed     bool
+	ended      bool
 }
 
 // errWouldBlock is tryWrite's answer for a socket that took less than all.
@@ -85,11 +99,11 @@ func newPool(h *Handler, writers int) *pool {
 	hb := orDefault(h.Heartbeat, DefaultHeartbeat)
 	p := &pool{h: h, heartbeat: hb, timeout: orDefault(h.WriteTimeout, DefaultWriteTimeout), hangups: newHangups(),
 		hurry: make(chan struct{})}
-	// The heartbeat and stalled-write checks run on this tick (and on
-	// every wake-up); a comment goes out within a quarter heartbeat late.
+	// The heartbeat check runs on this tick (and on every wake-up); a
+	// comment goes out within a quarter heartbeat late.
 	tick := min(max(hb/4, 5*time.Millisecond), time.Second)
 	for range writers {
-		sh := &shard{p: p, wake: make(chan struct{}, 1), stop: make(chan struct{})}
+		sh := &shard{p: p, wake: make(chan struct{}, 1), stop: make(chan struct{}), busy: make(map[*pconn]struct{})}
 		p.shards = append(p.shards, sh)
 		p.wg.Add(1)
 		go sh.run(tick)
@@ -102,8 +116,11 @@ func (p *pool) pick() *shard {
 	return p.shards[p.next.Add(1)%uint64(len(p.shards))]
 }
 
-// add hands c to its shard.
+// add hands c to its shard: from now on c gets its subscription's
+// wake-ups.
 func (sh *shard) add(c *pconn) {
+	c.sh = sh
+	c.sub.setNotifier(c)
 	sh.p.live.Add(1)
 	sh.p.hangups.watch(c)
 	sh.mu.Lock()
@@ -155,6 +172,20 @@ func (p *pool) shutdown(ctx context.Context) error {
 	return err
 }
 
+// notify puts c on its shard's ready list (once until the shard takes it)
+// and pokes the shard. It never blocks: publishers call it under the
+// stream's lock.
+func (c *pconn) notify() {
+	if c.queued.Swap(true) {
+		return
+	}
+	sh := c.sh
+	sh.mu.Lock()
+	sh.ready = append(sh.ready, c)
+	sh.mu.Unlock()
+	sh.poke()
+}
+
 func (sh *shard) run(tick time.Duration) {
 	defer sh.p.wg.Done()
 	t := time.NewTicker(tick)
@@ -176,21 +207,33 @@ func (sh *shard) run(tick time.Duration) {
 	}
 }
 
-// pass serves every response of the shard once.
+// pass serves the responses handed over or notified since the last pass,
+// then those due a heartbeat.
 func (sh *shard) pass(now time.Time) {
 	sh.mu.Lock()
-	sh.conns = append(sh.conns, sh.incoming...)
-	clear(sh.incoming)
-	sh.incoming = sh.incoming[:0]
+	incoming, ready := sh.incoming, sh.ready
+	sh.incoming, sh.ready = sh.spareIn[:0], sh.spareReady[:0]
 	sh.mu.Unlock()
-	kept := sh.conns[:0]
-	for _, c := range sh.conns {
-		if sh.serve(c, now) {
-			kept = append(kept, c)
+	for _, c := range incoming {
+		sh.serve(c, now)
+	}
+	for _, c := range ready {
+		c.queued.Store(false) // a wake-up from now on puts it back on the list
+		if !c.ended {
+			sh.serve(c, now)
 		}
 	}
-	clear(sh.conns[len(kept):])
-	sh.conns = kept
+	clear(incoming)
+	clear(ready)
+	sh.spareIn, sh.spareReady = incoming[:0], ready[:0]
+	// The front has gone longest without a write; a serve moves it to the
+	// back (written), off the list (busy) or out (ended).
+	for c := sh.idle.head; c != nil && now.Sub(c.lastWrite) >= sh.p.heartbeat; c = sh.idle.head {
+		sh.serve(c, now)
+		if sh.idle.head == c {
+			break // cannot happen; never spin
+		}
+	}
 	sh.tally.flush()
 }
 
@@ -219,9 +262,9 @@ func (t *tally) flush() {
 }
 
 // cutBlocked ends the writes finishWrite is blocked in (their responses
-// end as timed out).
+// end as cut).
 func (sh *shard) cutBlocked() {
-	for _, c := range sh.conns {
+	for c := range sh.busy {
 		if c.busy.Load() {
 			_ = c.nc.SetWriteDeadline(time.Now())
 		}
@@ -232,105 +275,105 @@ func (sh *shard) cutBlocked() {
 func (sh *shard) endAll() {
 	sh.cutBlocked()
 	sh.helpers.Wait()
-	for _, c := range sh.conns {
+	sh.mu.Lock()
+	left := append(sh.incoming, sh.idle.all()...)
+	sh.incoming = nil
+	sh.mu.Unlock()
+	for c := range sh.busy {
+		left = append(left, c)
+	}
+	for _, c := range left {
+		if c.ended {
+			continue
+		}
 		reason := c.failed
-		if reason == "" {
-			reason = "server shutting down"
-			if err := c.sub.Err(); err != nil {
-				reason = err.Error()
-			}
+		if reason == endNone {
+			reason = cmp.Or(endOf(c.sub.Err()), endShutdownCut)
 			_, _ = c.tryWrite(lastChunk)
 		}
 		sh.end(c, reason)
 	}
-	clear(sh.conns)
-	sh.conns = nil
 }
 
-// serve writes what c has unread, or a heartbeat when c has been silent
-// too long, and ends c when its subscription or socket did. It reports
-// whether c stays in the shard.
-func (sh *shard) serve(c *pconn, now time.Time) bool {
+// serve takes delivery steps for c until it is up to date, its write is
+// queued or it ended; an idle c that has gone a heartbeat without a write
+// gets a comment.
+func (sh *shard) serve(c *pconn, now time.Time) {
 	if c.busy.Load() {
-		return true // finishWrite holds the socket
+		return // finishWrite holds the socket; it notifies c when done
 	}
-	if c.failed != "" {
-		return sh.end(c, c.failed)
+	if !c.listed { // new, or back from finishWrite
+		delete(sh.busy, c)
+		sh.idle.pushBack(c)
+	}
+	if c.failed != endNone {
+		sh.end(c, c.failed)
+		return
 	}
 	if c.gone.Load() {
-		return sh.end(c, "client gone")
+		sh.end(c, endClientGone)
+		return
 	}
 	sm := &c.sub.stream.m
+	out := pconnSink{sh: sh, c: c, now: now}
 	for {
-		var err error
-		sh.frames, err = c.sub.Next(sh.frames[:0], maxBatch)
-		if len(sh.frames) == 0 {
-			if err == nil {
-				err = c.sub.Err()
-			}
-			switch {
-			case err == ErrClosed: // every event was sent: end cleanly
+		n, queued, end := step(c.sub, &sh.frames, &out)
+		c.events += n
+		sh.tally.add(sm, n, 0)
+		switch {
+		case end != endNone:
+			if end == endClosed { // every event went out: end the body cleanly
 				_, _ = c.tryWrite(lastChunk)
-				return sh.end(c, err.Error())
-			case err != nil:
-				return sh.end(c, err.Error())
-			case now.Sub(c.lastWrite) >= sh.p.heartbeat:
-				sm.heartbeats.Inc()
-				sh.buf = appendChunk(sh.buf[:0], heartbeatFrame)
-				return sh.write(c, sh.buf, now) != ended
 			}
-			return true
-		}
-		sh.buf = appendChunk(sh.buf[:0], sh.frames...)
-		c.events += len(sh.frames)
-		sh.tally.add(sm, len(sh.frames), 0)
-		clear(sh.frames) // let the ring drop frames we no longer need
-		switch sh.write(c, sh.buf, now) {
-		case ended:
-			return false
-		case handed:
-			return true // finishWrite holds c now; an eviction is found on its return
-		}
-		if err != nil { // evicted: what was read went out first
-			return sh.end(c, err.Error())
-		}
-		if !c.sub.Pending() {
-			return true
+			sh.end(c, end)
+			return
+		case queued:
+			return
+		case n == 0:
+			if now.Sub(c.lastWrite) >= sh.p.heartbeat {
+				if _, end := beat(c.sub, &out); end != endNone {
+					sh.end(c, end)
+				}
+			}
+			return
+		case !c.sub.Pending() && c.sub.Err() == nil:
+			return // up to date; an ended subscription takes one more step, which ends it
 		}
 	}
 }
 
-// writeResult is what became of a write: done, handed to finishWrite, or
-// the response ended.
-type writeResult int
+// pconnSink is the sink of a pooled response: one non-blocking write of an
+// HTTP chunk; what the socket does not take is copied and finished by a
+// goroutine of c's own (queued: c is not to be touched until it clears
+// busy).
+type pconnSink struct {
+	sh  *shard
+	c   *pconn
+	now time.Time
+}
 
-const (
-	written writeResult = iota
-	handed
-	ended
-)
-
-// write sends chunk to c without blocking; what the socket does not take
-// is copied and finished by a goroutine of c's own (handed: c is not to be
-// touched until it clears busy).
-func (sh *shard) write(c *pconn, chunk []byte, now time.Time) writeResult {
-	n, err := c.tryWrite(chunk)
+func (o *pconnSink) send(frames [][]byte) (bool, error) {
+	sh, c := o.sh, o.c
+	sh.buf = appendChunk(sh.buf[:0], frames...)
+	n, err := c.tryWrite(sh.buf)
 	c.bytes += n
 	sh.tally.add(&c.sub.stream.m, 0, n)
 	switch {
 	case err == nil:
-		c.lastWrite = now
-		return written
+		c.lastWrite = o.now
+		sh.idle.moveToBack(c)
+		return false, nil
 	case errors.Is(err, errWouldBlock):
-		c.pending = append([]byte(nil), chunk[n:]...)
+		c.pending = append([]byte(nil), sh.buf[n:]...)
 		c.busy.Store(true)
+		sh.idle.remove(c)
+		sh.busy[c] = struct{}{}
 		sh.p.h.Broker.metrics.blocked.Inc()
 		sh.helpers.Add(1)
 		go sh.finishWrite(c)
-		return handed
+		return true, nil
 	}
-	sh.end(c, c.failReason(err))
-	return ended
+	return false, err
 }
 
 // finishWrite writes c.pending under the write deadline, blocking, then
@@ -339,13 +382,16 @@ func (sh *shard) finishWrite(c *pconn) {
 	defer sh.helpers.Done()
 	err := writeWithin(c.nc, c.sub, c.pending, sh.p.timeout, &c.bytes, &sh.p.hurried)
 	if err != nil {
-		c.failed = c.failReason(err)
+		if sh.p.hurried.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
+			err = errCut
+		}
+		c.failed = endOfWrite(c.sub, err)
 	}
 	c.pending = nil
 	c.lastWrite = time.Now()
 	sh.p.h.Broker.metrics.blocked.Dec()
 	c.busy.Store(false)
-	sh.poke()
+	c.notify()
 }
 
 // writeWithin writes p to nc, blocking at most timeout, and adds what went
@@ -363,7 +409,7 @@ func writeWithin(nc net.Conn, sub *Subscription, p []byte, timeout time.Duration
 		return err
 	}
 	if cut != nil && cut.Load() {
-		return os.ErrDeadlineExceeded
+		return errCut
 	}
 	k, err := nc.Write(p)
 	*n += k
@@ -371,30 +417,19 @@ func writeWithin(nc net.Conn, sub *Subscription, p []byte, timeout time.Duration
 	return err
 }
 
-// failReason says why a write to c failed, as conn.writeFailed does.
-func (c *pconn) failReason(err error) string {
-	if e := c.sub.Err(); e == ErrSlow {
-		return e.Error()
-	}
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		c.sub.stream.m.droppedWrite.Inc()
-		return "write timeout"
-	}
-	return "client gone"
-}
-
 // end closes c's socket and subscription, frees its slot and logs it.
-// It returns false, for serve.
-func (sh *shard) end(c *pconn, reason string) bool {
+func (sh *shard) end(c *pconn, reason endReason) {
+	c.ended = true
+	sh.idle.remove(c)
+	delete(sh.busy, c)
 	sh.p.hangups.forget(c)
 	_ = c.nc.Close()
 	c.sub.Close()
 	p := sh.p
 	p.h.active.Add(-1)
 	p.live.Add(-1)
-	p.h.logger().Info("stream closed", "stream", c.sub.stream.name, "remote", c.remote, "reason", reason,
+	p.h.logger().Info("stream closed", "stream", c.sub.stream.name, "remote", c.remote, "reason", reason.String(),
 		"duration", time.Since(c.start).Round(time.Millisecond), "events", c.events, "bytes", c.bytes, "pooled", true)
-	return false
 }
 
 // tryWrite writes p with one non-blocking write(2) (Go's sockets are
@@ -403,21 +438,16 @@ func (sh *shard) end(c *pconn, reason string) bool {
 // through net.Conn or RawConn (whose locks and poller resets cost more than
 // the rest of a delivery): that is safe because only the shard closes nc,
 // and only after its last write, and finishWrite holds nc alone while busy.
+// Where the descriptor cannot be written directly (fd -1: see rawwrite_*.go)
+// every write goes to finishWrite.
 func (c *pconn) tryWrite(p []byte) (int, error) {
 	if c.fd < 0 {
 		return 0, errWouldBlock
 	}
-	var n int
-	var err error
-	for {
-		n, err = syscall.Write(c.fd, p)
-		if err != syscall.EINTR {
-			break
-		}
-	}
+	n, err := writeFD(c.fd, p)
 	n = max(n, 0)
 	switch {
-	case err == syscall.EAGAIN || (err == nil && n < len(p)):
+	case errors.Is(err, errWouldBlock) || (err == nil && n < len(p)):
 		return n, errWouldBlock
 	case err != nil:
 		return n, err

@@ -582,8 +582,8 @@ func TestCompareStalledSubscriber(t *testing.T) {
 			t.Fatalf("published %d of %d, error %v", n, maxEvents, pubErr)
 		}
 		remote := stalled.LocalAddr().String()
-		if reason := closedReason(t, logs, remote); reason != ErrSlow.Error() {
-			t.Fatalf("stalled subscriber's response closed with %q, want %q", reason, ErrSlow)
+		if reason := closedReason(t, logs, remote); reason != endSlow.String() {
+			t.Fatalf("stalled subscriber's response closed with %q, want %q", reason, endSlow)
 		}
 		if v := counterValue(t, reg, "tempstream_sse_slow_subscribers_dropped_total", "queue"); v < 1 {
 			t.Fatalf("slow_subscribers_dropped_total{reason=queue} = %v, want >= 1", v)

@@ -11,12 +11,15 @@ type entry struct {
 	typ   string
 	key   string
 	data  []byte
-	frame []byte // nil for a hole: a sequence number with no event, skipped by readers
+	frame []byte  // nil for a hole: a sequence number with no event, skipped by readers
+	kl    *keyLog // the key's log (nil for a hole)
+	kseq  uint64  // the event's place among its key's events, from 1
 }
 
-// ring keeps the last len(slots) entries, slot seq%len. One goroutine writes
-// (under Stream.pubMu); any number read without locks: a reader that finds
-// another sequence number in a slot knows its entry was overwritten.
+// ring keeps the last len(slots) entries of a stream, slot seq%len, for the
+// subscribers that follow every key. One goroutine writes (under
+// Stream.pubMu); any number read without locks: a reader that finds another
+// sequence number in a slot knows its entry was overwritten.
 type ring struct {
 	slots []atomic.Pointer[entry]
 	first atomic.Uint64 // the first sequence number of the ring's run (0: none); written under Stream.pubMu
@@ -24,11 +27,12 @@ type ring struct {
 
 func newRing(n int) ring { return ring{slots: make([]atomic.Pointer[entry], n)} }
 
-func (r *ring) put(e *entry) {
+// put stores e and returns the entry it pushed out of the ring, if any.
+func (r *ring) put(e *entry) (dropped *entry) {
 	if r.first.Load() == 0 {
 		r.first.Store(e.seq)
 	}
-	r.slots[e.seq%uint64(len(r.slots))].Store(e)
+	return r.slots[e.seq%uint64(len(r.slots))].Swap(e)
 }
 
 // get returns the entry with sequence number seq, or nil if it is not (or no

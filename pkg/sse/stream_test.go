@@ -133,7 +133,10 @@ func TestResumeReplaysExactlyTheMissedEvents(t *testing.T) {
 func TestResumeThatCannotBeHonouredResets(t *testing.T) {
 	s := NewStream("t", StreamOptions{Epoch: "e", Retention: 4})
 	MustPublish(t, s, 10) // retained: e-7 … e-10
-	for _, tc := range []struct{ resume, reason string }{
+	for _, tc := range []struct {
+		resume string
+		reason ResetReason
+	}{
 		{"e-2", ResetExpired},
 		{"garbage", ResetUnknown},
 		{"old-9", ResetUnknown},
@@ -260,7 +263,7 @@ func TestSlowSubscriberIsEvictedWithoutBlockingPublish(t *testing.T) {
 	if _, err := slow.Next(nil, 10); !errors.Is(err, ErrSlow) {
 		t.Fatalf("Next after eviction: %v", err)
 	}
-	if n := s.Subscribers(); n != 1 {
+	if n := s.subscribers(); n != 1 {
 		t.Fatalf("subscribers = %d, want 1", n)
 	}
 }

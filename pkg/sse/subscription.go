@@ -2,29 +2,25 @@ package sse
 
 import "sync/atomic"
 
-// ResetInfo says why a subscription could not resume where its client asked:
-// the client missed events. It is sent to the client as a "reset" event.
-type ResetInfo struct {
-	Reason      string `json:"reason"`             // ResetExpired or ResetUnknown
-	LastEventID string `json:"lastEventId"`        // the resume point asked for
-	OldestID    string `json:"oldestId,omitempty"` // the first event replayed, if any
-}
-
 // Subscription is one subscriber's position in a stream.
 //
 // One goroutine reads it: it calls Next until it returns no frames, then waits
 // on Wake or Done. Close may be called from any goroutine, more than once.
 type Subscription struct {
 	stream  *Stream
-	keys    map[string]bool // followed keys; nil for all
-	initial []*entry        // newest event per key, delivered before the cursor's
-	cursor  atomic.Uint64   // next sequence number to deliver
-	live    uint64          // head at Subscribe: events up to it are backlog, not counted against the queue limit
-	wake    chan struct{}
-	done    chan struct{}
-	ended   atomic.Bool // set with done: cheaper to test than a receive
-	err     error       // set before done is closed and ended set
-	onEvict func()
+	follows []keyCursor   // the followed keys' logs; nil: every key, read from the ring
+	allIdx  int           // the index in stream.unfiltered (every key only)
+	initial []*entry      // newest event per key, delivered before the cursor's
+	cursor  atomic.Uint64 // next sequence number to deliver: every event of the subscription below it was delivered
+	live    uint64        // head at Subscribe: events up to it are backlog, not counted as unread
+	unread  atomic.Int64  // live events published for it and not read (see notifyLocked)
+
+	wake     chan struct{}
+	notifier notifier // when set (the writer pool), gets the wake-ups instead of wake; under stream.mu
+	done     chan struct{}
+	ended    atomic.Bool // set with done: cheaper to test than a receive
+	err      error       // set before done is closed and ended set
+	onEvict  func()
 
 	// A writer that reports its writes (reportWrites) is evicted for its
 	// queue limit only while a write of its is blocked: a backlog built
@@ -40,8 +36,32 @@ type Subscription struct {
 	Backlog int
 }
 
-// Wake receives a value after events have been published since it last did,
-// and when the subscription ends.
+// keyCursor is a subscription's place in one followed key's log. Owned by the
+// subscription's reader.
+type keyCursor struct {
+	kl   *keyLog
+	next uint64 // the key's next event to deliver (kseq)
+}
+
+// notifier receives the wake-ups of subscriptions that share a writer (the
+// writer pool's responses). notify must not block: it is called under the
+// stream's lock.
+type notifier interface{ notify() }
+
+// notify wakes sub's reader. s.mu must be held.
+func (sub *Subscription) notify() {
+	if sub.notifier != nil {
+		sub.notifier.notify()
+		return
+	}
+	select {
+	case sub.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Wake receives a value after events for the subscription have been
+// published since it last did, and when the subscription ends.
 func (sub *Subscription) Wake() <-chan struct{} { return sub.wake }
 
 // Done is closed when the subscription was evicted or its stream closed; Err
@@ -54,22 +74,6 @@ func (sub *Subscription) Err() error {
 		return nil
 	}
 	return sub.err
-}
-
-// liveBacklog is how many events up to head, published after Subscribe, are
-// unread. A subscriber that joined or read past head (a later publisher ran
-// first) has none.
-func (sub *Subscription) liveBacklog(head uint64) uint64 {
-	// Below the ring's first event nothing is unread: a subscriber there
-	// either skips to it (subscribed to an empty ring) or finds the gap
-	// in Next.
-	// Events appended while the stream caught up with its log do not count
-	// either: nobody could have kept pace with that burst.
-	read := max(sub.cursor.Load()-1, sub.live, sub.stream.ring.first.Load()-1, sub.stream.caughtUpTo.Load())
-	if read >= head {
-		return 0
-	}
-	return head - read
 }
 
 // reportWrites says that the subscription's writer will report its blocked
@@ -110,9 +114,13 @@ func (sub *Subscription) Next(dst [][]byte, max int) ([][]byte, error) {
 		sub.initial[0] = nil
 		sub.initial = sub.initial[1:]
 	}
+	if sub.follows != nil {
+		return sub.nextKeyed(dst, n, max)
+	}
 	s := sub.stream
 	head := s.head.Load()
 	cur := sub.cursor.Load()
+	read := 0
 	for ; cur <= head && n < max; cur++ {
 		e := s.ring.get(cur)
 		if e == nil && sub.live == 0 && cur < s.ring.first.Load() {
@@ -122,32 +130,116 @@ func (sub *Subscription) Next(dst [][]byte, max int) ([][]byte, error) {
 			continue
 		}
 		if e == nil {
-			s.m.droppedQueue.Inc()
-			s.mu.Lock()
-			s.evictLocked(sub, ErrSlow)
-			s.mu.Unlock()
-			return dst, ErrSlow
+			return dst, sub.gone()
 		}
-		if e.frame != nil && (sub.keys == nil || sub.keys[e.key]) {
+		if e.frame != nil {
 			dst = append(dst, e.frame)
 			n++
+			if e.seq > sub.live {
+				read++
+			}
 		}
 	}
 	sub.cursor.Store(cur)
+	sub.consumed(read)
 	return dst, nil
+}
+
+// nextKeyed is Next for a subscription to a set of keys: it merges the
+// followed keys' logs in sequence order, up to the head it saw first (every
+// event at or below the head is in its key's log).
+func (sub *Subscription) nextKeyed(dst [][]byte, n, limit int) ([][]byte, error) {
+	s := sub.stream
+	head := s.head.Load()
+	cur := sub.cursor.Load()
+	if first := s.ring.first.Load(); cur < first {
+		if sub.live != 0 {
+			return dst, sub.gone() // the log jumped over events not yet read
+		}
+		cur = first // subscribed to an empty ring whose log then started further on
+	}
+	read := 0
+	for n < limit {
+		var best *keyCursor
+		var next *entry
+		for i := range sub.follows {
+			f := &sub.follows[i]
+			var e *entry
+			for f.next <= f.kl.events.n.Load() {
+				if e = f.kl.events.get(f.next); e == nil {
+					return dst, sub.gone()
+				}
+				if e.seq >= cur {
+					break
+				}
+				f.next++ // at or before the resume point
+				e = nil
+			}
+			if e != nil && e.seq <= head && (next == nil || e.seq < next.seq) {
+				best, next = f, e
+			}
+		}
+		if next == nil {
+			cur = max(cur, head+1)
+			break
+		}
+		dst = append(dst, next.frame)
+		n++
+		best.next++
+		cur = next.seq + 1
+		if next.seq > sub.live {
+			read++
+		}
+	}
+	sub.cursor.Store(cur)
+	sub.consumed(read)
+	return dst, nil
+}
+
+// gone evicts sub, one of whose unread events left the ring, and returns
+// ErrSlow.
+func (sub *Subscription) gone() error {
+	s := sub.stream
+	s.m.droppedQueue.Inc()
+	s.mu.Lock()
+	s.evictLocked(sub, ErrSlow)
+	s.mu.Unlock()
+	return ErrSlow
+}
+
+// consumed counts n live events as read.
+func (sub *Subscription) consumed(n int) {
+	if n == 0 {
+		return
+	}
+	// Events of a catch-up are read but were never counted: stay at 0.
+	if v := sub.unread.Add(-int64(n)); v < 0 {
+		sub.unread.CompareAndSwap(v, 0)
+	}
 }
 
 // Pending reports whether events are waiting to be read by Next.
 func (sub *Subscription) Pending() bool {
-	return len(sub.initial) > 0 || sub.cursor.Load() <= sub.stream.head.Load()
+	if len(sub.initial) > 0 {
+		return true
+	}
+	if sub.follows == nil {
+		return sub.cursor.Load() <= sub.stream.head.Load()
+	}
+	for i := range sub.follows {
+		if f := &sub.follows[i]; f.next <= f.kl.events.n.Load() {
+			return true
+		}
+	}
+	return false
 }
 
-// setWake makes wake (which a writer pool shares between many
-// subscriptions) the channel that gets sub's wake-ups, and the end of it.
-func (sub *Subscription) setWake(wake chan struct{}) {
+// setNotifier makes n (a writer pool's response) the receiver of sub's
+// wake-ups, and of the end of it.
+func (sub *Subscription) setNotifier(n notifier) {
 	s := sub.stream
 	s.mu.Lock()
-	sub.wake = wake
+	sub.notifier = n
 	s.mu.Unlock()
 }
 
@@ -158,15 +250,4 @@ func (sub *Subscription) setOnEvict(f func()) {
 	s.mu.Lock()
 	sub.onEvict = f
 	s.mu.Unlock()
-}
-
-// Close unsubscribes. After it returns, onEvict is not called.
-func (sub *Subscription) Close() {
-	s := sub.stream
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.subs[sub]; ok {
-		delete(s.subs, sub)
-		s.m.subscribers.Dec()
-	}
 }

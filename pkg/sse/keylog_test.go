@@ -1,0 +1,204 @@
+package sse
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// A follower of one key is woken by its key's events only, and reads them
+// without the stream's other events in between.
+func TestFollowerIsWokenByItsKeyOnly(t *testing.T) {
+	s := NewStream("t", StreamOptions{Epoch: "e"})
+	a, _ := s.SubscribeWith(SubscribeOptions{Keys: []string{"a"}})
+	defer a.Close()
+	all, _ := s.Subscribe("", nil)
+	defer all.Close()
+	publishKeys(t, s, "b", "c", "b")
+	select {
+	case <-a.Wake():
+		t.Fatal("a follower of a was woken by events of b and c")
+	default:
+	}
+	if a.Pending() {
+		t.Fatal("a follower of a has events pending after events of b and c")
+	}
+	select {
+	case <-all.Wake():
+	default:
+		t.Fatal("a subscriber of every key was not woken")
+	}
+	publishKeys(t, s, "a")
+	select {
+	case <-a.Wake():
+	default:
+		t.Fatal("a follower of a was not woken by an event of a")
+	}
+	if got := drain(t, a); !equal(got, []string{"e-4"}) {
+		t.Fatalf("follower of a read %v, want [e-4]", got)
+	}
+}
+
+// A subscription to several keys gets their events merged in the stream's
+// order, live and on resume, however the keys interleave and however many
+// events a key has (its log grows past its first slots).
+func TestKeyedReadsMergeInStreamOrder(t *testing.T) {
+	s := NewStream("t", StreamOptions{Epoch: "e", Retention: 1000})
+	sub, _ := s.SubscribeWith(SubscribeOptions{Keys: []string{"a", "c"}})
+	defer sub.Close()
+	var keys []string
+	for i := range 300 {
+		keys = append(keys, []string{"a", "b", "c", "a", "d"}[i%5])
+	}
+	ids := publishKeys(t, s, keys...)
+	var want []string
+	for i, k := range keys {
+		if k == "a" || k == "c" {
+			want = append(want, ids[i])
+		}
+	}
+	if got := drain(t, sub); !equal(got, want) {
+		t.Fatalf("live: got %d events %v…, want %d", len(got), got[:min(len(got), 5)], len(want))
+	}
+	// Resume after the 100th event: the followed keys' events after it.
+	res, _ := s.SubscribeWith(SubscribeOptions{LastEventID: ids[99], Keys: []string{"c", "a"}})
+	defer res.Close()
+	var after []string
+	for i, k := range keys[100:] {
+		if k == "a" || k == "c" {
+			after = append(after, ids[100+i])
+		}
+	}
+	if got := drain(t, res); !equal(got, after) || res.Backlog != len(after) || res.Reset != nil {
+		t.Fatalf("resume: got %d events, backlog %d, reset %+v; want %d", len(got), res.Backlog, res.Reset, len(after))
+	}
+}
+
+// Events that leave the ring leave their key's log: a follower that fell
+// behind them is evicted as slow (its client resumes with a reset), never
+// handed a gap.
+func TestKeyedReaderBehindTheRingIsEvicted(t *testing.T) {
+	s := NewStream("t", StreamOptions{Epoch: "e", Retention: 8})
+	sub, _ := s.SubscribeWith(SubscribeOptions{Keys: []string{"a"}})
+	defer sub.Close()
+	publishKeys(t, s, "a", "a")
+	publishKeys(t, s, "b", "b", "b", "b")
+	publishKeys(t, s, "b", "b", "b", "b") // e-1 and e-2 (of a) left the ring
+	if _, err := sub.Next(nil, 10); err != ErrSlow {
+		t.Fatalf("Next = %v, want ErrSlow for a follower whose events left the ring", err)
+	}
+	// A new follower of a resuming from before the ring gets a reset; one
+	// without a resume point gets a's newest event, kept as its latest.
+	res, _ := s.SubscribeWith(SubscribeOptions{LastEventID: "e-1", Keys: []string{"a"}})
+	defer res.Close()
+	if res.Reset == nil || res.Reset.Reason != ResetExpired {
+		t.Fatalf("resume from e-1: reset %+v, want expired", res.Reset)
+	}
+	fresh, _ := s.SubscribeWith(SubscribeOptions{Keys: []string{"a"}})
+	defer fresh.Close()
+	if got := drain(t, fresh); !equal(got, []string{"e-2"}) {
+		t.Fatalf("latest of a = %v, want [e-2]", got)
+	}
+}
+
+// A key that only a follower named (no event yet) is forgotten when its last
+// follower leaves, so clients cannot fill the stream with keys; it does not
+// count against MaxKeys meanwhile.
+func TestFollowedKeyWithoutEventsIsForgotten(t *testing.T) {
+	s := NewStream("t", StreamOptions{Epoch: "e", MaxKeys: 1})
+	sub, _ := s.SubscribeWith(SubscribeOptions{Keys: []string{"ghost"}})
+	publishKeys(t, s, "real")
+	sub.Close()
+	s.pubMu.Lock()
+	_, ghost := s.keys["ghost"]
+	n := len(s.keys)
+	s.pubMu.Unlock()
+	if ghost || n != 1 {
+		t.Fatalf("keys after the follower left: %d, ghost kept %v", n, ghost)
+	}
+}
+
+// Followers of a key resuming while a publisher interleaves many keys see
+// exactly their key's events after the resume point: no gap, no duplicate,
+// in order, where replay meets live.
+func TestKeyedSeamUnderConcurrentPublishing(t *testing.T) {
+	const total, nkeys = 20000, 10
+	s := NewStream("t", StreamOptions{Epoch: "e", Retention: 4 * total, QueueLimit: 2 * total})
+	key := func(seq uint64) string { return fmt.Sprintf("k%d", seq%nkeys) }
+	publish := func(from, to uint64) {
+		for seq := from; seq <= to; seq++ {
+			if _, err := s.PublishBatch([]Message{{Type: "t", Key: key(seq)}}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}
+	publish(1, 20)
+	var wg sync.WaitGroup
+	wg.Go(func() { publish(21, total) })
+	errs := make(chan error, 64)
+	for k := range 40 {
+		wg.Go(func() {
+			follows := []string{key(uint64(k)), key(uint64(k + 3))}
+			from := s.head.Load() - uint64(k%7)
+			sub, err := s.SubscribeWith(SubscribeOptions{LastEventID: FormatID("e", from), Keys: follows})
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer sub.Close()
+			want := from + 1
+			next := func() {
+				for want <= total && key(want) != follows[0] && key(want) != follows[1] {
+					want++
+				}
+			}
+			next()
+			deadline := time.After(20 * time.Second)
+			for want <= total {
+				frames, err := sub.Next(nil, 64)
+				if err != nil {
+					errs <- err
+					return
+				}
+				for _, id := range frameIDs(t, frames) {
+					if id != FormatID("e", want) {
+						errs <- fmt.Errorf("follower of %v from %d: got %s, want e-%d", follows, from, id, want)
+						return
+					}
+					want++
+					next()
+				}
+				if len(frames) == 0 {
+					select {
+					case <-sub.Wake():
+					case <-deadline:
+						errs <- fmt.Errorf("follower of %v from %d stuck at %d", follows, from, want)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// A resume point ahead of a log-fed stream is awaited under a filter too:
+// the followed key's events up to it are not delivered again.
+func TestKeyedFollowerAwaitsAResumePointAhead(t *testing.T) {
+	s := NewStream("t", StreamOptions{Epoch: "e", FedByLog: true})
+	_, _ = s.Append(1, Message{Type: "t", Key: "a"}, false)
+	sub, _ := s.SubscribeWith(SubscribeOptions{LastEventID: "e-3", Keys: []string{"a"}})
+	defer sub.Close()
+	for seq := uint64(2); seq <= 5; seq++ {
+		_, _ = s.Append(seq, Message{Type: "t", Key: "a"}, false)
+	}
+	if got := drain(t, sub); sub.Reset != nil || !equal(got, []string{"e-4", "e-5"}) {
+		t.Fatalf("got %v, reset %+v; want [e-4 e-5]", got, sub.Reset)
+	}
+}
