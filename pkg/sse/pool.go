@@ -36,6 +36,7 @@ type pool struct {
 	shards    []*shard
 	next      atomic.Uint64
 	live      atomic.Int64  // pooled responses not yet ended
+	serves    atomic.Int64  // delivery visits of responses (serve calls), for tests of the fan-out's cost
 	hurry     chan struct{} // closed by shutdown once blocked writes are to be cut
 	hurried   atomic.Bool   // set before hurry is closed
 	wg        sync.WaitGroup
@@ -61,6 +62,7 @@ type shard struct {
 	spareReady []*pconn
 	frames     [][]byte
 	buf        []byte
+	out        pconnSink // reused: a sink made per visit would be allocated
 	tally      tally
 	helpers    sync.WaitGroup // finishWrite goroutines
 }
@@ -299,6 +301,7 @@ func (sh *shard) endAll() {
 // queued or it ended; an idle c that has gone a heartbeat without a write
 // gets a comment.
 func (sh *shard) serve(c *pconn, now time.Time) {
+	sh.p.serves.Add(1)
 	if c.busy.Load() {
 		return // finishWrite holds the socket; it notifies c when done
 	}
@@ -315,9 +318,10 @@ func (sh *shard) serve(c *pconn, now time.Time) {
 		return
 	}
 	sm := &c.sub.stream.m
-	out := pconnSink{sh: sh, c: c, now: now}
+	out := &sh.out
+	*out = pconnSink{sh: sh, c: c, now: now}
 	for {
-		n, queued, end := step(c.sub, &sh.frames, &out)
+		n, queued, end := step(c.sub, &sh.frames, out)
 		c.events += n
 		sh.tally.add(sm, n, 0)
 		switch {
@@ -331,7 +335,7 @@ func (sh *shard) serve(c *pconn, now time.Time) {
 			return
 		case n == 0:
 			if now.Sub(c.lastWrite) >= sh.p.heartbeat {
-				if _, end := beat(c.sub, &out); end != endNone {
+				if _, end := beat(c.sub, out); end != endNone {
 					sh.end(c, end)
 				}
 			}
