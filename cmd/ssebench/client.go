@@ -24,10 +24,14 @@ type target struct {
 }
 
 // request returns the GET of one subscriber.
-func (t target) request(lastEventID []byte) []byte {
+func (t target) request(lastEventID []byte) []byte { return t.requestPath(t.path, lastEventID) }
+
+// requestPath returns the GET of one subscriber for path (the URL's path
+// with the subscriber's own query, such as its ?sensor= filter).
+func (t target) requestPath(path string, lastEventID []byte) []byte {
 	b := make([]byte, 0, 192)
 	b = append(b, "GET "...)
-	b = append(b, t.path...)
+	b = append(b, path...)
 	b = append(b, " HTTP/1.1\r\nHost: "...)
 	b = append(b, t.host...)
 	b = append(b, "\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\nUser-Agent: ssebench\r\n"...)
@@ -91,6 +95,7 @@ type client struct {
 	r       *runner
 	idx     int
 	stalled bool
+	path    string // request path and query; empty: the URL's
 	ids     idTracker
 	conn    atomic.Pointer[net.TCPConn]
 	retry   time.Duration
@@ -174,7 +179,11 @@ func (c *client) session(first func(ok bool)) (err error) {
 	if r.stopping.Load() {
 		return nil
 	}
-	if _, err := tc.Write(r.target.request(c.ids.LastRaw)); err != nil {
+	path := c.path
+	if path == "" {
+		path = r.target.path
+	}
+	if _, err := tc.Write(r.target.requestPath(path, c.ids.LastRaw)); err != nil {
 		return err
 	}
 	br := bufio.NewReaderSize(tc, r.cfg.BufSize)

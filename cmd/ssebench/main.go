@@ -66,6 +66,8 @@ type config struct {
 	Quiet          bool
 	AllowRemote    bool
 	Headroom       int
+	Sensors        int    // subscriber i follows sensor i mod Sensors (?sensor=); 0: no filter
+	SensorPattern  string // sensor IDs, fmt-style with one %d
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -91,6 +93,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.Quiet, "quiet", false, "no progress line")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow a non-loopback URL")
 	fs.IntVar(&c.Headroom, "fd-headroom", 64, "file descriptors kept free beyond one per subscriber")
+	fs.IntVar(&c.Sensors, "sensors", 0, "subscriber i follows one sensor, i mod this (?sensor=<--sensor-pattern>); 0: no filter")
+	fs.StringVar(&c.SensorPattern, "sensor-pattern", "s-%d", "sensor IDs, with one %d for the index from 0 (--sensors, --post-sensors)")
 	if err := fs.Parse(args); err != nil {
 		return c, errUsage
 	}
@@ -116,6 +120,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.BufSize < 256 {
 		return c, fmt.Errorf("%w: --buf must be at least 256", errUsage)
+	}
+	if c.Sensors < 0 {
+		return c, fmt.Errorf("%w: --sensors must not be negative", errUsage)
+	}
+	if err := checkSensorPattern(c.SensorPattern, c.Sensors); err != nil {
+		return c, err
 	}
 	if c.Sources == 0 {
 		c.Sources = min(max(2, (c.N+9999)/10000), 254)
@@ -313,6 +323,9 @@ rampLoop:
 		idx := cfg.Shard + k*cfg.Shards
 		stalled := stallEvery > 0 && int(float64(idx+1)*stallEvery) > int(float64(idx)*stallEvery)
 		c := &client{r: r, idx: idx, stalled: stalled}
+		if f := followed(idx, cfg.Sensors); f >= 0 {
+			c.path = withSensor(r.target.path, sensorName(cfg.SensorPattern, f))
+		}
 		clients[k] = c
 		due := t0.Add(time.Duration(float64(k) / rate * float64(time.Second)))
 		if d := time.Until(due); d > 0 {
