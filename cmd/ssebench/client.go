@@ -95,7 +95,9 @@ type client struct {
 	r       *runner
 	idx     int
 	stalled bool
-	path    string // request path and query; empty: the URL's
+	path    string    // request path and query; empty: the URL's
+	got     *received // with a poster: every ID received, for the loss count
+	since   int64     // with a poster: Unix ns when the first stream's head arrived
 	ids     idTracker
 	conn    atomic.Pointer[net.TCPConn]
 	retry   time.Duration
@@ -196,6 +198,9 @@ func (c *client) session(first func(ok bool)) (err error) {
 		r.httpErrors.Add(1)
 		return fmt.Errorf("%w: %d %q", errNotSSE, head.status, head.contentType)
 	}
+	if c.got != nil && c.since == 0 {
+		c.since = time.Now().UnixNano() // subscribed: the server writes the head after that
+	}
 	r.connectTime.Record(time.Since(start))
 	r.newConns.Add(1)
 	connected = true
@@ -246,6 +251,9 @@ func (c *client) session(first func(ok bool)) (err error) {
 			continue
 		}
 		c.ids.See(ev.ID)
+		if c.got != nil {
+			c.got.see(ev.ID)
+		}
 		if c.ids.have && c.ids.last > 0 {
 			r.noteSeq(c.ids.last)
 		}
