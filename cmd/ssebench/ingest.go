@@ -13,7 +13,8 @@ import (
 // A run with --post-url posts readings itself (poster.go) and goes:
 //
 //	warm-up (--post-warmup) → hold with nobody connected (--idle-hold) →
-//	ramp → steady phase (--duration) → posting stops → drain (--post-drain)
+//	ramp → settle (--settle) → steady phase (--duration) → posting stops →
+//	drain (--post-drain)
 //
 // The hold without subscribers gives the server's CPU for the ingest
 // alone; the steady phase, its CPU with the subscribers; the difference
@@ -93,7 +94,7 @@ func (r *runner) startIngest(ctx context.Context, mon *monitor, res *Results, st
 		p := newPoster(cfg.PostURL, cfg.PostToken, cfg.SensorPattern, cfg.PostSensors, cfg.PostRate, cfg.PostConns)
 		// bounded in time and count: everything the run can take, and some slack
 		budget := cfg.PostWarmup + cfg.IdleHold + time.Duration(float64(cfg.N)/cfg.Ramp*float64(time.Second)) +
-			30*time.Second + cfg.Duration + cfg.PostDrain + 10*time.Second
+			30*time.Second + cfg.Settle + cfg.Duration + cfg.PostDrain + 10*time.Second
 		p.start(int(budget/p.interval)+p.conns, time.Now().Add(budget))
 		r.poster = p
 		res.Post = &PostResults{URL: cfg.PostURL, Sensors: cfg.PostSensors, RatePerSensor: cfg.PostRate, Conns: p.conns}

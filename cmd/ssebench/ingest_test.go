@@ -75,7 +75,7 @@ func TestRunWithPoster(t *testing.T) {
 			var stdout strings.Builder
 			err := run(t.Context(), []string{"-url", srv.URL + "/events", "-n", "12", "-ramp", "200/s", "-duration", "600ms",
 				"-sensors", tc.sensors, "-post-url", srv.URL + "/api/v1/readings", "-post-token", "tok", "-post-sensors", "4", "-post-rate", "20/s",
-				"-post-warmup", "100ms", "-idle-hold", "300ms", "-post-drain", "300ms", "-server-pid", strconv.Itoa(os.Getpid()),
+				"-post-warmup", "100ms", "-idle-hold", "300ms", "-settle", "100ms", "-post-drain", "300ms", "-server-pid", strconv.Itoa(os.Getpid()),
 				"-quiet", "-json", out}, &stdout, io.Discard)
 			if err != nil {
 				t.Fatal(err)
@@ -86,7 +86,7 @@ func TestRunWithPoster(t *testing.T) {
 				t.Fatal(err)
 			}
 			p := res.Post
-			if p == nil || p.Accepted == 0 || p.Accepted != p.Sent || p.Expected == 0 || res.IdleHoldSeconds < 0.29 || res.LossMethod != "poster's IDs" {
+			if p == nil || p.Accepted == 0 || p.Accepted != p.Sent || p.Expected == 0 || res.IdleHoldSeconds < 0.29 || res.SettleSeconds != 0.1 || res.LossMethod != "poster's IDs" {
 				t.Fatalf("post %+v idle %v method %q\n%s", p, res.IdleHoldSeconds, res.LossMethod, stdout.String())
 			}
 			if p.IdlePerSec < 40 || p.IdlePerSec > 120 { // 80 posts/s asked
@@ -110,7 +110,7 @@ func TestIngestFlagsAndCPUPerEvent(t *testing.T) {
 		{"-post-url", "http://10.0.0.1:5000/api/v1/readings"}, {"-post-url", "https://127.0.0.1/x"}, {"-post-url", "x"},
 		{"-post-url", "http://127.0.0.1:5000/a", "-post-sensors", "0"}, {"-post-url", "http://127.0.0.1:5000/a", "-post-rate", "0/s"},
 		{"-post-url", "http://127.0.0.1:5000/a", "-post-rate", "NaN"}, {"-post-url", "http://127.0.0.1:5000/a", "-sensors", "10", "-post-sensors", "5"},
-		{"-post-url", "http://127.0.0.1:5000/a", "-post-sensors", "1000", "-post-rate", "1000/s"}, {"-idle-hold", "-1s"},
+		{"-post-url", "http://127.0.0.1:5000/a", "-post-sensors", "1000", "-post-rate", "1000/s"}, {"-idle-hold", "-1s"}, {"-settle", "-1s"},
 	} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("%v: no error", args)

@@ -60,6 +60,7 @@ type config struct {
 	N              int           // subscribers over all shards
 	Ramp           float64       // new connections a second over all shards
 	Duration       time.Duration // steady phase after the ramp
+	Settle         time.Duration // between the ramp and the steady phase
 	Sources        int           // loopback source addresses 127.0.0.1..k
 	Shard, Shards  int
 	Parser         string // fast or spec
@@ -96,6 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.N, "n", 100, "subscribers, over all shards")
 	ramp := fs.String("ramp", "500/s", "connections opened a second over all shards (\"500/s\" or \"500\")")
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "how long to measure once every subscriber has connected")
+	fs.DurationVar(&c.Settle, "settle", 0, "wait this long after the ramp before the steady phase")
 	fs.IntVar(&c.Sources, "sources", 0, "source addresses 127.0.0.1…127.0.0.k (0: one per 10,000 subscribers, at least 2)")
 	shard := fs.String("shard", "0/1", "this process's share i/n: subscribers i, i+n, i+2n… (run n processes)")
 	fs.StringVar(&c.Parser, "parser", "fast", "event parser: fast (allocation-free) or spec (pkg/sse's sse.NewReader)")
@@ -149,6 +151,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.BufSize < 256 {
 		return c, fmt.Errorf("%w: --buf must be at least 256", errUsage)
+	}
+	if c.Settle < 0 {
+		return c, fmt.Errorf("%w: --settle must not be negative", errUsage)
 	}
 	if c.Sensors < 0 {
 		return c, fmt.Errorf("%w: --sensors must not be negative", errUsage)
@@ -412,7 +417,17 @@ rampLoop:
 	res.ConnectedAfterRamp = firstOK.Load()
 	res.ConnsPerSec = float64(firstOK.Load()) / res.RampSeconds
 
+	// settle (--settle: the ramp's after-effects, such as its garbage, left out of the steady phase)
+	if !interrupted && cfg.Settle > 0 {
+		select {
+		case <-time.After(cfg.Settle):
+		case <-ctx.Done():
+			interrupted = true
+		}
+	}
+
 	// steady phase
+	steadyStart := time.Now()
 	steadyServer := mon.sampleServer()
 	steadySelf, _ := readProc(0)
 	steadyEvents := r.events.Load()
@@ -426,7 +441,7 @@ rampLoop:
 		}
 	}
 	r.steady.Store(false)
-	steadySecs := time.Since(rampEnd).Seconds()
+	steadySecs := time.Since(steadyStart).Seconds()
 	endEvents := r.events.Load()
 	endSeq := r.newestSeq.Load()
 	endServer := mon.sampleServer()
@@ -449,6 +464,7 @@ rampLoop:
 
 	res.Interrupted = interrupted
 	res.SteadySeconds = steadySecs
+	res.SettleSeconds = cfg.Settle.Seconds()
 	res.ConnectedAtEnd = connectedAtEnd
 	res.Events = r.events.Load()
 	res.SteadyEvents = endEvents - steadyEvents
@@ -517,7 +533,7 @@ rampLoop:
 	var other float64
 	var nOther int
 	for _, p := range series {
-		if p.T >= rampEnd.Sub(t0).Seconds() {
+		if p.T >= steadyStart.Sub(t0).Seconds() {
 			other += p.OtherCPU
 			nOther++
 		}

@@ -63,6 +63,7 @@ type Results struct {
 	RampSeconds        float64 `json:"ramp_s"`
 	ConnectedAfterRamp int64   `json:"connected_after_ramp"`
 	ConnsPerSec        float64 `json:"conns_per_s"`
+	SettleSeconds      float64 `json:"settle_s,omitempty"`
 	SteadySeconds      float64 `json:"steady_s"`
 	ConnectedAtEnd     int64   `json:"connected_at_end"`
 
