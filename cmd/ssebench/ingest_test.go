@@ -120,7 +120,7 @@ func TestIngestFlagsAndCPUPerEvent(t *testing.T) {
 	if err != nil || c.PostRate != 0.5 || c.PostSensors != 1000 || c.IdleHold != 20*time.Second {
 		t.Fatalf("%+v %v", c, err)
 	}
-	if p := newPoster(c.PostURL, "", c.SensorPattern, 1000, 1, 0); p.conns != 10 || p.interval != time.Millisecond {
+	if p := newPoster(c.PostURL, "", c.SensorPattern, 1000, 1, 0); p.conns != 40 || p.interval != time.Millisecond {
 		t.Fatalf("conns %d interval %v", p.conns, p.interval)
 	}
 	// 3 s of CPU in 20 s with subscribers, 1 s in 10 s without: 1 s for 100,000 events

@@ -119,7 +119,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.PostToken, "post-token", "", "bearer token of --post-url")
 	fs.IntVar(&c.PostSensors, "post-sensors", 1, "sensors the poster posts for (--sensor-pattern, indexes from 0)")
 	postRate := fs.String("post-rate", "1/s", "readings a second per sensor; the posts of all sensors are spread evenly over each period")
-	fs.IntVar(&c.PostConns, "post-conns", 0, "keep-alive connections of the poster (0: one per 100 posts a second, 1 to 64)")
+	fs.IntVar(&c.PostConns, "post-conns", 0, "keep-alive connections of the poster (0: one per 25 posts a second, 1 to 64)")
 	fs.DurationVar(&c.PostWarmup, "post-warmup", 2*time.Second, "posting before the hold without subscribers (every sensor known, connections open)")
 	fs.DurationVar(&c.PostDrain, "post-drain", 3*time.Second, "after the steady phase: posting stops, subscribers keep reading this long before the loss count")
 	fs.DurationVar(&c.IdleHold, "idle-hold", 0, "before the ramp: measure the server's CPU this long with nobody connected (the ingest alone); gives CPU per delivered event")

@@ -52,11 +52,12 @@ type poster struct {
 }
 
 // newPoster returns a poster of sensors readings every 1/rate seconds each.
-// conns 0 picks one connection per 100 posts a second (1 to 64).
+// conns 0 picks one connection per 25 posts a second (1 to 64), so that a
+// slow answer (a busy machine) holds up few of the posts that follow.
 func newPoster(url, token, pattern string, sensors int, rate float64, conns int) *poster {
 	perSec := float64(sensors) * rate
 	if conns <= 0 {
-		conns = min(max(int(math.Ceil(perSec/100)), 1), 64)
+		conns = min(max(int(math.Ceil(perSec/25)), 1), 64)
 	}
 	tr := &http.Transport{
 		Proxy:               nil, // loopback only: never through $HTTP_PROXY
