@@ -8,6 +8,8 @@
 #   bench/run.sh b            # 19,000 subscribers, 1 reading/s, 60 s (DURATION=300s: the 5-minute target)
 #   bench/run.sh c            # 2,000 subscribers, 100 readings/s, 10% stalled vs none, 30 s
 #   bench/run.sh d            # reconnect storm: 2,000 subscribers (STORM_N), tempstream restarted
+#   bench/run.sh e            # many sensors: server CPU per delivered event, 10,000 subscribers following
+#                             # one of 1,000 sensors each vs all following one sensor (tempstream only)
 #
 # Results (JSON, SVG, logs, compare.md) go to $OUT (default bench/results/<scenario>-<time>).
 # SERVERS="floor tempstream r3labs" picks servers; TEMPSTREAM_SRC=dir builds
@@ -19,9 +21,14 @@ cd "$(dirname "$0")/.."
 scenario=${1:-quick}
 OUT=${OUT:-bench/results/$scenario-$(date -u +%Y%m%dT%H%M%SZ)}
 SERVERS=${SERVERS:-floor tempstream r3labs}
+if [ "$scenario" = e ]; then # readings come from the ingest API, not the simulator
+	E_SENSORS=${E_SENSORS:-1000}
+	TS_FLAGS="${TS_FLAGS:---store memory} --sim=false --publish-token bench --publish-rate 1000000 --max-sensors $((E_SENSORS * 2 > 2000 ? E_SENSORS * 2 : 2000))"
+fi
 mkdir -p "$OUT"
 BIN=$(mktemp -d)
-trap 'rm -rf "$BIN"' EXIT
+PID=
+trap '[ -z "$PID" ] || kill "$PID" 2>/dev/null; rm -rf "$BIN"' EXIT # never leave a server behind
 go build -o "$BIN/ssebench" ./cmd/ssebench
 go build -o "$BIN/floor" ./bench/floor
 go build -o "$BIN/r3labs" ./bench/r3labs
@@ -52,7 +59,7 @@ start() {
 	sleep 1 # let the process settle before its baseline RSS is taken
 }
 
-stop() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; sleep 1; }
+stop() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; PID=; sleep 1; }
 
 # measure NAME TAG INTERVAL ssebench-args…
 measure() {
@@ -109,6 +116,32 @@ d)
 	start tempstream 1s keep # with TS_FLAGS="--store nats", the same JetStream store
 	wait "$LOAD"; stop
 	cat "$OUT/d-tempstream.txt" ;;
+e)
+	# Many sensors, one engine: the server's CPU per delivered event in two
+	# shapes of the same ~E_CLIENTS deliveries a second, each on a fresh
+	# tempstream: "filtered", E_SENSORS sensors posting one reading a second
+	# each through POST /api/v1/readings (spread over the second) and every
+	# subscriber following one of them (?sensor=s-<i mod E_SENSORS>); and
+	# "control", one sensor posting once a second and every subscriber
+	# unfiltered. ssebench posts the readings itself, holds HOLD with nobody
+	# connected (the ingest alone), ramps, settles, holds HOLD with every
+	# subscriber: CPU per event = (CPU subscribed − CPU alone) / events.
+	E_CLIENTS=${E_CLIENTS:-10000}
+	hold=${HOLD:-20s}; case $hold in *[0-9]) hold=${hold}s ;; esac
+	measure_e() { # measure_e TAG POSTED_SENSORS FOLLOWED_SENSORS
+		local tag=$1 posted=$2 follow=$3
+		start tempstream 1s
+		echo "== e-$tag: tempstream ${TS_FLAGS}: ssebench -url $URL -n $E_CLIENTS -sensors $follow -post-sensors $posted, hold $hold" | tee -a "$OUT/commands.txt"
+		"$BIN/ssebench" -url "$URL" -label "$tag" -n "$E_CLIENTS" -ramp "${E_RAMP:-1000/s}" -sources 4 -server-pid "$PID" \
+			-idle-hold "$hold" -settle "${E_SETTLE:-2s}" -duration "$hold" -sensors "$follow" \
+			-post-url http://127.0.0.1:5000/api/v1/readings -post-token bench -post-sensors "$posted" -post-rate 1/s \
+			-json "$OUT/e-$tag.json" -plot "$OUT/e-$tag.svg" 2>"$OUT/e-$tag.progress" | tee "$OUT/e-$tag.txt"
+		stop
+	}
+	measure_e filtered "$E_SENSORS" "$E_SENSORS"
+	measure_e control 1 0
+	echo "### e: $E_CLIENTS subscribers; filtered: $E_SENSORS sensors × 1/s, each subscriber follows one; control: 1 sensor × 1/s, unfiltered; holds of $hold" | tee -a "$OUT/compare.md"
+	"$BIN/ssebench" compare "$OUT/e-control.json" "$OUT/e-filtered.json" | tee -a "$OUT/compare.md" ;;
 *) echo "unknown scenario $scenario" >&2; exit 2 ;;
 esac
 echo "results in $OUT"

@@ -24,10 +24,14 @@ type target struct {
 }
 
 // request returns the GET of one subscriber.
-func (t target) request(lastEventID []byte) []byte {
+func (t target) request(lastEventID []byte) []byte { return t.requestPath(t.path, lastEventID) }
+
+// requestPath returns the GET of one subscriber for path (the URL's path
+// with the subscriber's own query, such as its ?sensor= filter).
+func (t target) requestPath(path string, lastEventID []byte) []byte {
 	b := make([]byte, 0, 192)
 	b = append(b, "GET "...)
-	b = append(b, t.path...)
+	b = append(b, path...)
 	b = append(b, " HTTP/1.1\r\nHost: "...)
 	b = append(b, t.host...)
 	b = append(b, "\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\nUser-Agent: ssebench\r\n"...)
@@ -91,6 +95,9 @@ type client struct {
 	r       *runner
 	idx     int
 	stalled bool
+	path    string    // request path and query; empty: the URL's
+	got     *received // with a poster: every ID received, for the loss count
+	since   int64     // with a poster: Unix ns when the first stream's head arrived
 	ids     idTracker
 	conn    atomic.Pointer[net.TCPConn]
 	retry   time.Duration
@@ -174,7 +181,11 @@ func (c *client) session(first func(ok bool)) (err error) {
 	if r.stopping.Load() {
 		return nil
 	}
-	if _, err := tc.Write(r.target.request(c.ids.LastRaw)); err != nil {
+	path := c.path
+	if path == "" {
+		path = r.target.path
+	}
+	if _, err := tc.Write(r.target.requestPath(path, c.ids.LastRaw)); err != nil {
 		return err
 	}
 	br := bufio.NewReaderSize(tc, r.cfg.BufSize)
@@ -186,6 +197,9 @@ func (c *client) session(first func(ok bool)) (err error) {
 	if head.status != 200 || !bytes.HasPrefix([]byte(head.contentType), []byte("text/event-stream")) {
 		r.httpErrors.Add(1)
 		return fmt.Errorf("%w: %d %q", errNotSSE, head.status, head.contentType)
+	}
+	if c.got != nil && c.since == 0 {
+		c.since = time.Now().UnixNano() // subscribed: the server writes the head after that
 	}
 	r.connectTime.Record(time.Since(start))
 	r.newConns.Add(1)
@@ -237,6 +251,9 @@ func (c *client) session(first func(ok bool)) (err error) {
 			continue
 		}
 		c.ids.See(ev.ID)
+		if c.got != nil {
+			c.got.see(ev.ID)
+		}
 		if c.ids.have && c.ids.last > 0 {
 			r.noteSeq(c.ids.last)
 		}

@@ -9,6 +9,8 @@ import (
 
 // runCompare prints a Markdown table of several --json results, with ratios
 // against the first (the floor): ssebench compare floor.json other.json …
+// When every run had a hold with nobody connected (--idle-hold), the table
+// is of the CPU per delivered event instead (writeCompareCPU).
 func runCompare(files []string, w io.Writer) error {
 	if len(files) == 0 {
 		return fmt.Errorf("%w: compare FLOOR.json OTHER.json…", errUsage)
@@ -28,7 +30,15 @@ func runCompare(files []string, w io.Writer) error {
 		}
 		rs = append(rs, r)
 	}
-	writeCompare(w, rs)
+	perEvent := true
+	for _, r := range rs {
+		perEvent = perEvent && r.IdleHoldSeconds > 0
+	}
+	if perEvent {
+		writeCompareCPU(w, rs)
+	} else {
+		writeCompare(w, rs)
+	}
 	return nil
 }
 

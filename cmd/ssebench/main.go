@@ -5,8 +5,16 @@
 // or duplicated per subscriber (from the numeric suffix of event IDs),
 // reconnects and resets, and the server's CPU and memory (--server-pid).
 //
+// With --post-url it also posts the readings itself, to tempstream's ingest
+// API, for --post-sensors sensors (each subscriber can follow one of them
+// with --sensors), holds --idle-hold with nobody connected first, and
+// reports the server's CPU per delivered event; loss is then counted
+// against the IDs the poster got back (see ingest.go).
+//
 //	go run ./cmd/ssebench -url http://127.0.0.1:5000/events -n 2000 -ramp 500/s -duration 30s
 //	go run ./cmd/ssebench compare floor.json tempstream.json   # Markdown table, ratios to the first
+//	go run ./cmd/ssebench -url http://127.0.0.1:5000/events -n 10000 -sensors 1000 -server-pid PID \
+//		-post-url http://127.0.0.1:5000/api/v1/readings -post-token T -post-sensors 1000 -post-rate 1/s -idle-hold 20s -duration 20s
 //
 // See BENCHMARKS.md for the scenarios it runs.
 package main
@@ -17,6 +25,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -51,6 +60,7 @@ type config struct {
 	N              int           // subscribers over all shards
 	Ramp           float64       // new connections a second over all shards
 	Duration       time.Duration // steady phase after the ramp
+	Settle         time.Duration // between the ramp and the steady phase
 	Sources        int           // loopback source addresses 127.0.0.1..k
 	Shard, Shards  int
 	Parser         string // fast or spec
@@ -66,6 +76,17 @@ type config struct {
 	Quiet          bool
 	AllowRemote    bool
 	Headroom       int
+	Sensors        int    // subscriber i follows sensor i mod Sensors (?sensor=); 0: no filter
+	SensorPattern  string // sensor IDs, fmt-style with one %d
+	// ingest (poster.go, ingest.go)
+	PostURL     string
+	PostToken   string
+	PostSensors int
+	PostRate    float64 // readings a second per sensor
+	PostConns   int
+	PostWarmup  time.Duration
+	PostDrain   time.Duration
+	IdleHold    time.Duration // server CPU with nobody connected, before the ramp
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -76,6 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.N, "n", 100, "subscribers, over all shards")
 	ramp := fs.String("ramp", "500/s", "connections opened a second over all shards (\"500/s\" or \"500\")")
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "how long to measure once every subscriber has connected")
+	fs.DurationVar(&c.Settle, "settle", 0, "wait this long after the ramp before the steady phase")
 	fs.IntVar(&c.Sources, "sources", 0, "source addresses 127.0.0.1…127.0.0.k (0: one per 10,000 subscribers, at least 2)")
 	shard := fs.String("shard", "0/1", "this process's share i/n: subscribers i, i+n, i+2n… (run n processes)")
 	fs.StringVar(&c.Parser, "parser", "fast", "event parser: fast (allocation-free) or spec (pkg/sse's sse.NewReader)")
@@ -91,17 +113,30 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.Quiet, "quiet", false, "no progress line")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow a non-loopback URL")
 	fs.IntVar(&c.Headroom, "fd-headroom", 64, "file descriptors kept free beyond one per subscriber")
+	fs.IntVar(&c.Sensors, "sensors", 0, "subscriber i follows one sensor, i mod this (?sensor=<--sensor-pattern>); 0: no filter")
+	fs.StringVar(&c.SensorPattern, "sensor-pattern", "s-%d", "sensor IDs, with one %d for the index from 0 (--sensors, --post-sensors)")
+	fs.StringVar(&c.PostURL, "post-url", "", "ingest URL to post readings to (tempstream: http://127.0.0.1:5000/api/v1/readings); empty: no poster")
+	fs.StringVar(&c.PostToken, "post-token", "", "bearer token of --post-url")
+	fs.IntVar(&c.PostSensors, "post-sensors", 1, "sensors the poster posts for (--sensor-pattern, indexes from 0)")
+	postRate := fs.String("post-rate", "1/s", "readings a second per sensor; the posts of all sensors are spread evenly over each period")
+	fs.IntVar(&c.PostConns, "post-conns", 0, "keep-alive connections of the poster (0: one per 25 posts a second, 1 to 64)")
+	fs.DurationVar(&c.PostWarmup, "post-warmup", 2*time.Second, "posting before the hold without subscribers (every sensor known, connections open)")
+	fs.DurationVar(&c.PostDrain, "post-drain", 3*time.Second, "after the steady phase: posting stops, subscribers keep reading this long before the loss count")
+	fs.DurationVar(&c.IdleHold, "idle-hold", 0, "before the ramp: measure the server's CPU this long with nobody connected (the ingest alone); gives CPU per delivered event")
 	if err := fs.Parse(args); err != nil {
 		return c, errUsage
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	r, err := strconv.ParseFloat(strings.TrimSuffix(*ramp, "/s"), 64)
-	if err != nil || r <= 0 {
+	r, err := parseRate(*ramp)
+	if err != nil {
 		return c, fmt.Errorf("%w: --ramp %q: want a positive rate like 500/s", errUsage, *ramp)
 	}
 	c.Ramp = r
+	if c.PostRate, err = parseRate(*postRate); err != nil {
+		return c, fmt.Errorf("%w: --post-rate %q: want a positive rate like 1/s", errUsage, *postRate)
+	}
 	if _, err := fmt.Sscanf(*shard, "%d/%d", &c.Shard, &c.Shards); err != nil || c.Shards < 1 || c.Shard < 0 || c.Shard >= c.Shards {
 		return c, fmt.Errorf("%w: --shard %q: want i/n with 0 ≤ i < n", errUsage, *shard)
 	}
@@ -117,6 +152,18 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.BufSize < 256 {
 		return c, fmt.Errorf("%w: --buf must be at least 256", errUsage)
 	}
+	if c.Settle < 0 {
+		return c, fmt.Errorf("%w: --settle must not be negative", errUsage)
+	}
+	if c.Sensors < 0 {
+		return c, fmt.Errorf("%w: --sensors must not be negative", errUsage)
+	}
+	if err := checkSensorPattern(c.SensorPattern, max(c.Sensors, c.PostSensors)); err != nil {
+		return c, err
+	}
+	if err := checkIngest(c); err != nil {
+		return c, err
+	}
 	if c.Sources == 0 {
 		c.Sources = min(max(2, (c.N+9999)/10000), 254)
 	}
@@ -124,6 +171,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("%w: --sources must be in 1..254", errUsage)
 	}
 	return c, nil
+}
+
+// parseRate reads a rate a second, "500/s" or "500".
+func parseRate(s string) (float64, error) {
+	r, err := strconv.ParseFloat(strings.TrimSuffix(s, "/s"), 64)
+	if err != nil || !(r > 0) || math.IsInf(r, 0) {
+		return 0, fmt.Errorf("not a positive rate: %q", s)
+	}
+	return r, nil
 }
 
 // parseTarget checks the URL and returns where to dial.
@@ -173,6 +229,7 @@ type runner struct {
 	errMu                               sync.Mutex
 	errSamples                          map[string]int
 	onEvent                             func(event) // tests: called for each event received
+	poster                              *poster     // --post-url
 }
 
 // noteSeq raises newestSeq to seq: the server's publishing progress, as
@@ -306,15 +363,27 @@ func (r *runner) execute(ctx context.Context, mine int, stderr io.Writer) *Resul
 		}
 	}()
 
+	// with --post-url: warm-up, then the hold with nobody connected
+	interrupted := !r.startIngest(ctx, mon, res, stderr)
+	rampStart := time.Now()
+	if interrupted {
+		mine = 0
+	}
+
 	// ramp
-	interrupted := false
 rampLoop:
 	for k := range mine {
 		idx := cfg.Shard + k*cfg.Shards
 		stalled := stallEvery > 0 && int(float64(idx+1)*stallEvery) > int(float64(idx)*stallEvery)
 		c := &client{r: r, idx: idx, stalled: stalled}
+		if f := followed(idx, cfg.Sensors); f >= 0 {
+			c.path = withSensor(r.target.path, sensorName(cfg.SensorPattern, f))
+		}
+		if r.poster != nil {
+			c.got = &received{}
+		}
 		clients[k] = c
-		due := t0.Add(time.Duration(float64(k) / rate * float64(time.Second)))
+		due := rampStart.Add(time.Duration(float64(k) / rate * float64(time.Second)))
 		if d := time.Until(due); d > 0 {
 			select {
 			case <-time.After(d):
@@ -344,11 +413,21 @@ rampLoop:
 		fmt.Fprintln(stderr, "ssebench: some first connections still pending 30 s after the ramp; measuring anyway")
 	}
 	rampEnd := time.Now()
-	res.RampSeconds = rampEnd.Sub(t0).Seconds()
+	res.RampSeconds = rampEnd.Sub(rampStart).Seconds()
 	res.ConnectedAfterRamp = firstOK.Load()
 	res.ConnsPerSec = float64(firstOK.Load()) / res.RampSeconds
 
+	// settle (--settle: the ramp's after-effects, such as its garbage, left out of the steady phase)
+	if !interrupted && cfg.Settle > 0 {
+		select {
+		case <-time.After(cfg.Settle):
+		case <-ctx.Done():
+			interrupted = true
+		}
+	}
+
 	// steady phase
+	steadyStart := time.Now()
 	steadyServer := mon.sampleServer()
 	steadySelf, _ := readProc(0)
 	steadyEvents := r.events.Load()
@@ -362,12 +441,13 @@ rampLoop:
 		}
 	}
 	r.steady.Store(false)
-	steadySecs := time.Since(rampEnd).Seconds()
+	steadySecs := time.Since(steadyStart).Seconds()
 	endEvents := r.events.Load()
 	endSeq := r.newestSeq.Load()
 	endServer := mon.sampleServer()
 	endSelf, _ := readProc(0)
 	connectedAtEnd := r.connected.Load() - r.stalledNow.Load()
+	r.drainIngest(ctx, stderr) // with --post-url: posting stops, subscribers keep reading a while
 
 	// stop: close every non-stalled connection; stalled ones check themselves
 	r.stopping.Store(true)
@@ -384,6 +464,7 @@ rampLoop:
 
 	res.Interrupted = interrupted
 	res.SteadySeconds = steadySecs
+	res.SettleSeconds = cfg.Settle.Seconds()
 	res.ConnectedAtEnd = connectedAtEnd
 	res.Events = r.events.Load()
 	res.SteadyEvents = endEvents - steadyEvents
@@ -417,10 +498,16 @@ rampLoop:
 		}
 	}
 	for _, c := range clients {
-		if c != nil && !c.stalled && c.ids.have && string(c.ids.prefix) == string(newest) {
+		if c != nil && !c.stalled && c.ids.have && string(c.ids.prefix) == string(newest) && cfg.Sensors == 0 {
 			res.BehindAtEndMax = max(res.BehindAtEndMax, maxSeq-c.ids.last)
 		}
 	}
+	res.FollowSensors = cfg.Sensors
+	res.LossMethod = "gaps in IDs"
+	if cfg.Sensors > 0 { // a filtered subscriber's IDs are not consecutive: gaps say nothing
+		res.LossMethod, res.Lost, res.ClientsWithLoss = "none (filtered IDs are not consecutive; use --post-url)", 0, 0
+	}
+	r.accountIngest(clients, res, steadyServer.At, endServer.At)
 	res.Latency = summarize(r.steadyLat.Snapshot(false))
 	res.LatencyAll = summarize(r.latency.Snapshot(false))
 	res.ConnectTime = summarize(r.connectTime.Snapshot(false))
@@ -429,6 +516,11 @@ rampLoop:
 	if cfg.ServerPID > 0 {
 		res.ServerSteady, res.ServerEnd = steadyServer, endServer
 		res.ServerCPUPct = cpuPct(steadyServer, endServer)
+		res.ServerCPUSteadySeconds = (endServer.CPU - steadyServer.CPU).Seconds()
+		if res.IdleHoldSeconds > 0 {
+			res.CPUPerEventUS = cpuPerEventUS(endServer.CPU-steadyServer.CPU, endServer.At.Sub(steadyServer.At).Seconds(),
+				res.ServerIdleEnd.CPU-res.ServerIdle.CPU, res.IdleHoldSeconds, res.SteadyEvents)
+		}
 		res.ServerRSSBaseMiB = float64(res.ServerBase.RSS) / (1 << 20)
 		res.ServerRSSEndMiB = float64(endServer.RSS) / (1 << 20)
 		if connectedAtEnd+r.stalledNow.Load() > 0 {
@@ -441,7 +533,7 @@ rampLoop:
 	var other float64
 	var nOther int
 	for _, p := range series {
-		if p.T >= rampEnd.Sub(t0).Seconds() {
+		if p.T >= steadyStart.Sub(t0).Seconds() {
 			other += p.OtherCPU
 			nOther++
 		}

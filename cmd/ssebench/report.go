@@ -63,6 +63,7 @@ type Results struct {
 	RampSeconds        float64 `json:"ramp_s"`
 	ConnectedAfterRamp int64   `json:"connected_after_ramp"`
 	ConnsPerSec        float64 `json:"conns_per_s"`
+	SettleSeconds      float64 `json:"settle_s,omitempty"`
 	SteadySeconds      float64 `json:"steady_s"`
 	ConnectedAtEnd     int64   `json:"connected_at_end"`
 
@@ -73,6 +74,7 @@ type Results struct {
 	Backlog         uint64  `json:"backlog_events"`
 	NoAt            uint64  `json:"events_without_at"`
 	Lost            uint64  `json:"lost"`
+	LossMethod      string  `json:"loss_method"` // gaps in IDs; the poster's IDs (--post-url); none (filtered, no poster)
 	Dup             uint64  `json:"duplicated"`
 	ClientsWithLoss uint64  `json:"clients_with_loss"`
 	EpochChanges    uint64  `json:"epoch_changes"`
@@ -104,6 +106,17 @@ type Results struct {
 	ServerBytesPerSub float64    `json:"server_bytes_per_subscriber,omitempty"`
 	SelfCPUPct        float64    `json:"self_cpu_pct"`
 	OtherCPUPct       float64    `json:"other_cpu_pct"` // mean over the steady phase
+
+	// --sensors, --idle-hold and --post-url (ingest.go)
+	FollowSensors          int          `json:"follow_sensors"` // subscriber i follows sensor i mod this; 0: all
+	ServerIdle             procSample   `json:"-"`
+	ServerIdleEnd          procSample   `json:"-"`
+	IdleHoldSeconds        float64      `json:"idle_hold_s,omitempty"`
+	ServerCPUIdleSeconds   float64      `json:"server_cpu_idle_hold_s,omitempty"` // utime+stime over the hold with nobody connected
+	ServerCPUIdlePct       float64      `json:"server_cpu_idle_hold_pct,omitempty"`
+	ServerCPUSteadySeconds float64      `json:"server_cpu_steady_s,omitempty"` // utime+stime over the steady phase
+	CPUPerEventUS          float64      `json:"server_cpu_per_event_us,omitempty"`
+	Post                   *PostResults `json:"post,omitempty"`
 
 	Series []Point `json:"series"`
 }
@@ -156,6 +169,10 @@ func printSummary(w io.Writer, r *Results) {
 	row("latency (whole run)", "p50 %.2fms p90 %.2fms p99 %.2fms max %.2fms", r.LatencyAll.P50, r.LatencyAll.P90, r.LatencyAll.P99, r.LatencyAll.Max)
 	row("events", "%d live, %d taken before their connection (latest/replayed), %d without at", r.Events, r.Backlog, r.NoAt)
 	row("IDs", "lost %d (%d clients), duplicated %d, epoch changes %d, opaque %d, max behind newest at end %d", r.Lost, r.ClientsWithLoss, r.Dup, r.EpochChanges, r.OpaqueIDs, r.BehindAtEndMax)
+	if r.LossMethod != "" && r.LossMethod != "gaps in IDs" {
+		row("loss counted by", "%s", r.LossMethod)
+	}
+	printIngest(row, r)
 	row("connections", "dial errors %d, HTTP errors %d, disconnects %d, reconnects %d, resets %d", r.DialErrors, r.HTTPErrors, r.Disconnects, r.Reconnects, r.Resets)
 	if r.StallFraction > 0 {
 		row("stalled", "%d subscribers stopped reading; %d closed by the server by the end", r.StalledClients, r.StalledClosedByServer)
@@ -177,4 +194,41 @@ func printSummary(w io.Writer, r *Results) {
 	}
 	row("load tool", "cpu %.1f%% of a core (steady), fd limit %d; other processes %.1f%% of a core (steady mean)", r.SelfCPUPct, r.FDLimit, r.OtherCPUPct)
 	tw.Flush()
+}
+
+// printIngest adds the rows of --sensors, --post-url and --idle-hold.
+func printIngest(row func(k, f string, a ...any), r *Results) {
+	if r.FollowSensors > 0 {
+		row("filter", "subscriber i follows one sensor, i mod %d (?sensor=)", r.FollowSensors)
+	}
+	if p := r.Post; p != nil {
+		row("ingest", "%d sensors × %g/s to %s (connections: %d): %d sent, %d accepted (statuses %s), errors %d; accepted %.0f/s in the hold without subscribers, %.0f/s in the steady phase",
+			p.Sensors, p.RatePerSensor, p.URL, p.Conns, p.Sent, p.Accepted, statuses(p.Statuses), p.Errors, p.IdlePerSec, p.SteadyPerSec)
+		row("ingest timing", "send lag behind schedule p50 %.2fms p99 %.2fms max %.2fms; answer p50 %.2fms p99 %.2fms max %.2fms",
+			p.SendLag.P50, p.SendLag.P99, p.SendLag.Max, p.AnswerTime.P50, p.AnswerTime.P99, p.AnswerTime.Max)
+		if len(p.ErrorSamples) > 0 {
+			row("ingest errors", "%s", statuses(p.ErrorSamples))
+		}
+		row("loss (poster's IDs)", "expected %d, received %d, lost %d (%d subscribers), duplicated %d, of sensors not followed %d; drain %.1fs, other epochs %d",
+			p.Expected, p.Got, p.Lost, p.LossClients, p.Dup, p.Foreign, p.DrainSeconds, p.OtherEpochs)
+	}
+	if r.IdleHoldSeconds > 0 {
+		row("hold, nobody connected", "%.1fs: server cpu %.1f%% of a core (%.2fs CPU)", r.IdleHoldSeconds, r.ServerCPUIdlePct, r.ServerCPUIdleSeconds)
+		row("hold, subscribed", "%.1fs: server cpu %.1f%% of a core (%.2fs CPU), %d events delivered", r.SteadySeconds, r.ServerCPUPct, r.ServerCPUSteadySeconds, r.SteadyEvents)
+		row("CPU per delivered event", "%.2f µs (CPU subscribed − CPU with nobody connected, over the events delivered)", r.CPUPerEventUS)
+	}
+}
+
+// statuses formats counts by key, sorted: "202 ×980; 429 ×20".
+func statuses(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s ×%d", k, m[k]))
+	}
+	return strings.Join(parts, "; ")
 }
