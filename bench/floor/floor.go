@@ -8,7 +8,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/tempstream/tempstream/pkg/reading"
@@ -104,7 +103,7 @@ func (f *floor) write(w *writer) {
 		w.mu.Lock()
 		kept := w.conns[:0]
 		for _, s := range w.conns {
-			n, err := syscall.Write(s.fd, frame)
+			n, err := writeFD(s.fd, frame)
 			if err != nil || n != len(frame) {
 				s.c.Close()
 				f.Dropped.Add(1)

@@ -156,13 +156,7 @@ func (c *client) session(first func(ok bool)) (err error) {
 	d := net.Dialer{Timeout: 10 * time.Second, LocalAddr: r.localAddr(c.idx)}
 	if c.stalled && r.cfg.StallRcvBuf > 0 {
 		size := r.cfg.StallRcvBuf
-		d.Control = func(_, _ string, rc syscall.RawConn) error {
-			var serr error
-			_ = rc.Control(func(fd uintptr) {
-				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, size)
-			})
-			return serr
-		}
+		d.Control = func(_, _ string, rc syscall.RawConn) error { return setRcvBuf(rc, size) }
 	}
 	start := time.Now()
 	nc, err := d.Dial("tcp", r.target.hostport)

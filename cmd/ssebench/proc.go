@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"syscall"
 	"time"
 )
 
@@ -78,21 +77,6 @@ func parseStatus(status []byte) (rss int64, threads int) {
 		}
 	}
 	return rss, threads
-}
-
-// raiseNoFile lifts the soft open-file limit to the hard one and returns it.
-func raiseNoFile() (uint64, error) {
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
-		return 0, err
-	}
-	if rl.Cur < rl.Max {
-		rl.Cur = rl.Max
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
-			return rl.Cur, err
-		}
-	}
-	return rl.Cur, nil
 }
 
 // systemBusy returns the busy and total jiffies of all CPUs (/proc/stat).
