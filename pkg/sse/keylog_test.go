@@ -202,3 +202,27 @@ func TestKeyedFollowerAwaitsAResumePointAhead(t *testing.T) {
 		t.Fatalf("got %v, reset %+v; want [e-4 e-5]", got, sub.Reset)
 	}
 }
+
+// The queue limit counts a follower's own unread events: events of other
+// keys never make it slow, its own do once a write of its is blocked.
+func TestKeyedQueueLimitCountsTheFollowersEvents(t *testing.T) {
+	s := NewStream("t", StreamOptions{Epoch: "e", Retention: 100, QueueLimit: 4})
+	sub, _ := s.SubscribeWith(SubscribeOptions{Keys: []string{"a"}})
+	defer sub.Close()
+	sub.reportWrites()
+	sub.setBlocked(true)
+	for range 10 {
+		publishKeys(t, s, "b", "b", "b")
+	}
+	if err := sub.Err(); err != nil {
+		t.Fatalf("evicted by 30 events of another key: %v", err)
+	}
+	publishKeys(t, s, "a", "a", "a", "a")
+	if err := sub.Err(); err != nil {
+		t.Fatalf("evicted at the limit, before passing it: %v", err)
+	}
+	publishKeys(t, s, "a")
+	if err := sub.Err(); err != ErrSlow {
+		t.Fatalf("Err = %v with a write blocked and 5 events of its key unread, want ErrSlow", err)
+	}
+}
