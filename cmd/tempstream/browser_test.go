@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/tempstream/tempstream/pkg/sse"
+	"github.com/tempstream/tempstream/pkg/sse/ssetest"
 )
 
 // TestBrowserPage: the page in a real browser (Debian's chromium, headless,
@@ -35,7 +36,7 @@ func TestBrowserPage(t *testing.T) {
 	args := []string{"--interval", "100ms", "--retry", "100ms"}
 	ts := startServer(t, args...)
 	// An independent client that records every event of the first process.
-	ref := collect(t, ts.openStream(t, "/events?lastEventId=earliest"))
+	ref := ts.openStream(t, "/events?lastEventId=earliest").Record(t)
 	b := startBrowser(t, ts.addr)
 
 	// A reading in range within 2 s of asking for the page.
@@ -107,12 +108,8 @@ func TestBrowserPage(t *testing.T) {
 
 	// Every event the first process sent, per the reference client, whose
 	// stream ended with the process.
-	select {
-	case <-ref.done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the reference stream did not end within 5s of the stop")
-	}
-	evs, _, _ := ref.snapshot()
+	ref.End(t, 5*time.Second)
+	evs, _, _ := ref.Snapshot()
 	sent1 := temperatures(evs)
 	checkConsecutive(t, "reference", sent1, 1)
 	if len(sent1) == 0 {
@@ -169,9 +166,9 @@ func temperatures(evs []sse.Received) []sse.Received {
 
 // refReading returns the reading of event id as the reference client got it,
 // waiting for it if needed.
-func refReading(t *testing.T, ref *collector, id string) readingData {
+func refReading(t *testing.T, ref *ssetest.Recorder, id string) readingData {
 	t.Helper()
-	evs := ref.waitUntil(t, 5*time.Second, "reference reaching event "+id, func(evs []sse.Received) bool {
+	evs := ref.Wait(t, 5*time.Second, "reference reaching event "+id, func(evs []sse.Received) bool {
 		for _, ev := range evs {
 			if ev.LastEventID == id {
 				return true

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tempstream/tempstream/internal/testharness"
 )
 
 // TestCapacity: past --max-subscribers a stream request gets 503 with
@@ -14,9 +16,9 @@ func TestCapacity(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, "--interval", "50ms", "--max-subscribers", "2")
 	a := ts.openStream(t, "/events")
-	a.mustNext(t, 5*time.Second)
+	a.MustNext(t, 5*time.Second)
 	b := ts.openStream(t, "/events")
-	b.mustNext(t, 5*time.Second)
+	b.MustNext(t, 5*time.Second)
 
 	resp, err := ts.client.Get(ts.url + "/events")
 	if err != nil {
@@ -42,16 +44,16 @@ func TestCapacity(t *testing.T) {
 		t.Errorf("rejected for capacity = %v, want 1", n)
 	}
 	// The two admitted streams are unharmed.
-	a.mustNext(t, 5*time.Second)
-	b.mustNext(t, 5*time.Second)
+	a.MustNext(t, 5*time.Second)
+	b.MustNext(t, 5*time.Second)
 
-	a.close()
-	ts.logs.WaitClosed(t, 5*time.Second, a.local)
+	a.Close()
+	ts.logs.WaitClosed(t, 5*time.Second, a.Local())
 	// The subscriber gauge is released right after that log line.
-	waitFor(t, 5*time.Second, "subscribers gauge back to 1", func() bool {
+	testharness.WaitFor(t, 5*time.Second, "subscribers gauge back to 1", func() bool {
 		return ts.metric(t, "tempstream_sse_subscribers", `stream="temperature"`) == 1
 	})
 	c := ts.openStream(t, "/events") // fails the test unless 200
-	c.mustNext(t, 5*time.Second)
-	b.mustNext(t, 5*time.Second)
+	c.MustNext(t, 5*time.Second)
+	b.MustNext(t, 5*time.Second)
 }

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/tempstream/tempstream/pkg/sse"
+	"github.com/tempstream/tempstream/pkg/sse/ssetest"
 )
 
 // startIngestServer starts a server that takes readings with ingestToken,
@@ -37,10 +38,10 @@ func startIngestServer(t testing.TB, args ...string) *testServer {
 // waitSubscribed waits until the server has subscribed the stream c: its
 // "stream opened" line is logged after that, so c gets every event
 // published from then on.
-func (ts *testServer) waitSubscribed(t testing.TB, c *sseConn) {
+func (ts *testServer) waitSubscribed(t testing.TB, c *ssetest.Stream) {
 	t.Helper()
-	ts.logs.Wait(t, 5*time.Second, "stream opened for "+c.local, func(l logLine) bool {
-		return l.Str("msg") == "stream opened" && l.Str("remote") == c.local
+	ts.logs.Wait(t, 5*time.Second, "stream opened for "+c.Local(), func(l logLine) bool {
+		return l.Str("msg") == "stream opened" && l.Str("remote") == c.Local()
 	})
 }
 
@@ -57,9 +58,9 @@ func eventReading(t testing.TB, ev sse.Received) readingData {
 
 // expectEvent reads the next event of c (within 2s: it is due at once) and
 // checks it is the reading of sensor with sequence number seq.
-func expectEvent(t testing.TB, who string, c *sseConn, seq uint64, sensor string) sse.Received {
+func expectEvent(t testing.TB, who string, c *ssetest.Stream, seq uint64, sensor string) sse.Received {
 	t.Helper()
-	ev, err := c.next(2 * time.Second)
+	ev, err := c.Next(2 * time.Second)
 	if err != nil {
 		t.Fatalf("%s: no event %d of %s within 2s: %v", who, seq, sensor, err)
 	}
@@ -496,7 +497,7 @@ func TestAcknowledgedMeansDelivered(t *testing.T) {
 	ts := startIngestServer(t, "--publish-rate", strconv.Itoa(rate), "--max-sensors", "4")
 	live := ts.openStream(t, "/events")
 	ts.waitSubscribed(t, live)
-	col := collect(t, live)
+	col := live.Record(t)
 
 	// Accepted readings get celsius 10.01, 10.02, …; refused ones 500.01, …
 	// (or a value that is itself the problem): every value is unique.
@@ -693,7 +694,7 @@ func TestAcknowledgedMeansDelivered(t *testing.T) {
 		}
 	}
 
-	evs := col.waitUntil(t, 10*time.Second, fmt.Sprintf("the %d accepted readings", n), func(evs []sse.Received) bool {
+	evs := col.Wait(t, 10*time.Second, fmt.Sprintf("the %d accepted readings", n), func(evs []sse.Received) bool {
 		return len(evs) > 0 && seqOf(t, evs[len(evs)-1].LastEventID) >= n
 	})
 	checkConsecutive(t, "live client", evs, 1)
@@ -717,7 +718,7 @@ func TestAcknowledgedMeansDelivered(t *testing.T) {
 			t.Fatalf("live client: event %s at %s: not the server's time during the burst (%v)", ev.LastEventID, r.At, err)
 		}
 	}
-	if _, _, err := col.snapshot(); err != nil {
+	if _, _, err := col.Snapshot(); err != nil {
 		t.Fatalf("live client's stream ended: %v", err)
 	}
 	// The stream, the ring and the API agree.
@@ -727,7 +728,7 @@ func TestAcknowledgedMeansDelivered(t *testing.T) {
 	late := ts.openStream(t, "/events?lastEventId=earliest")
 	var replay []sse.Received
 	for range n {
-		replay = append(replay, late.mustNext(t, 5*time.Second))
+		replay = append(replay, late.MustNext(t, 5*time.Second))
 	}
 	sameEvents(t, "replay from earliest", replay, evs)
 	sameAsEvents(t, "GET /api/v1/readings", ts.apiReadings(t, url.Values{"limit": {"10000"}}).Readings, evs)
@@ -744,10 +745,10 @@ func TestSensorFilter(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, "--sim-sensors", "3", "--interval", "20ms", "--retention", "100000")
 	ref := reference(t, ts)
-	f2 := collect(t, ts.openStream(t, "/events?sensor=sim-2"))
-	f13 := collect(t, ts.openStream(t, "/events?sensor="+url.QueryEscape("sim-3, sim-1")))
-	evs2 := f2.waitUntil(t, 5*time.Second, "10 events of sim-2", func(evs []sse.Received) bool { return len(evs) >= 10 })
-	evs13 := f13.waitUntil(t, 5*time.Second, "20 events of sim-1 and sim-3", func(evs []sse.Received) bool { return len(evs) >= 20 })
+	f2 := ts.openStream(t, "/events?sensor=sim-2").Record(t)
+	f13 := ts.openStream(t, "/events?sensor="+url.QueryEscape("sim-3, sim-1")).Record(t)
+	evs2 := f2.Wait(t, 5*time.Second, "10 events of sim-2", func(evs []sse.Received) bool { return len(evs) >= 10 })
+	evs13 := f13.Wait(t, 5*time.Second, "20 events of sim-1 and sim-3", func(evs []sse.Received) bool { return len(evs) >= 20 })
 
 	for _, c := range []struct {
 		who     string
@@ -755,7 +756,7 @@ func TestSensorFilter(t *testing.T) {
 		sensors []string
 	}{{"?sensor=sim-2", evs2, []string{"sim-2"}}, {"?sensor=sim-3, sim-1", evs13, []string{"sim-1", "sim-3"}}} {
 		lo, hi := seqOf(t, c.evs[0].LastEventID), seqOf(t, c.evs[len(c.evs)-1].LastEventID)
-		refEvs := ref.waitSeq(t, 5*time.Second, hi)
+		refEvs := waitSeq(t, ref, 5*time.Second, hi)
 		checkConsecutive(t, "reference", refEvs, seqOf(t, refEvs[0].LastEventID))
 		sameEvents(t, c.who, c.evs, ofSensors(t, refEvs, lo-1, hi, c.sensors...))
 	}
@@ -815,25 +816,25 @@ func TestSensorFilterResume(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, "--sim-sensors", "3", "--interval", "20ms", "--retention", "100000")
 	const filter = "/events?sensor=sim-1,sim-3"
-	fref := collect(t, ts.openStream(t, filter))
-	fref.waitUntil(t, 5*time.Second, "the filtered reference's first events", func(evs []sse.Received) bool { return len(evs) >= 2 })
+	fref := ts.openStream(t, filter).Record(t)
+	fref.Wait(t, 5*time.Second, "the filtered reference's first events", func(evs []sse.Received) bool { return len(evs) >= 2 })
 
 	// readAfter reads c until past seq until, and checks it against fref.
-	readAfter := func(who string, c *sseConn, after, until uint64) {
+	readAfter := func(who string, c *ssetest.Stream, after, until uint64) {
 		t.Helper()
 		var got []sse.Received
 		for len(got) == 0 || seqOf(t, got[len(got)-1].LastEventID) < until {
-			ev := c.mustNext(t, 5*time.Second)
+			ev := c.MustNext(t, 5*time.Second)
 			eventReading(t, ev) // a temperature event: no reset
 			got = append(got, ev)
 		}
-		refEvs := fref.waitSeq(t, 5*time.Second, until)
+		refEvs := waitSeq(t, fref, 5*time.Second, until)
 		sameEvents(t, who, got, ofSensors(t, refEvs, after, seqOf(t, got[len(got)-1].LastEventID), "sim-1", "sim-3"))
 	}
 	// moreAfter waits until fref has seen 6 events after seq and returns the
 	// seq of its newest plus 4 (so the resumed client reads live ones too).
 	moreAfter := func(seq uint64) uint64 {
-		evs := fref.waitUntil(t, 5*time.Second, "6 more events", func(evs []sse.Received) bool {
+		evs := fref.Wait(t, 5*time.Second, "6 more events", func(evs []sse.Received) bool {
 			return len(ofSensors(t, evs, seq, 1<<62, "sim-1", "sim-3")) >= 6
 		})
 		return seqOf(t, evs[len(evs)-1].LastEventID) + 4
@@ -841,18 +842,18 @@ func TestSensorFilterResume(t *testing.T) {
 
 	b := ts.openStream(t, filter)
 	for range 4 {
-		b.mustNext(t, 5*time.Second)
+		b.MustNext(t, 5*time.Second)
 	}
-	last := b.rd.LastEventID()
-	b.close()
+	last := b.LastEventID()
+	b.Close()
 	lastSeq := seqOf(t, last)
 	b2 := ts.openStream(t, filter, "Last-Event-ID: "+last)
 	readAfter("resumed with Last-Event-ID", b2, lastSeq, moreAfter(lastSeq))
-	b2.close()
+	b2.Close()
 
 	// From the ID of an event of a sensor the filter leaves out: sim-2's,
 	// the one after a sim-1 event (the API says which it is).
-	evs, _, _ := fref.snapshot()
+	evs, _, _ := fref.Snapshot()
 	var from string
 	for _, ev := range evs {
 		if eventReading(t, ev).Sensor == "sim-1" && seqOf(t, ev.LastEventID) > lastSeq {
@@ -869,7 +870,7 @@ func TestSensorFilterResume(t *testing.T) {
 	}
 	c := ts.openStream(t, filter+"&lastEventId="+url.QueryEscape(from))
 	readAfter("resumed with ?lastEventId= from a sim-2 event", c, seqOf(t, from), moreAfter(seqOf(t, from)))
-	c.close()
+	c.Close()
 
 	// A resume point the server cannot place: a reset, then the followed
 	// sensors' retained events from the first.
@@ -898,7 +899,7 @@ func TestSensorFilterInvalid(t *testing.T) {
 		t.Errorf("rejected for a bad request: %v, want %d", n, len(bad))
 	}
 	c := ts.openStream(t, "/events?sensor="+strings.Join(many[:99], ",")+",sim-1")
-	c.mustNext(t, 5*time.Second)
+	c.MustNext(t, 5*time.Second)
 }
 
 // ---------------------------------------------------------------------------
@@ -916,7 +917,7 @@ func TestSensorsAPI(t *testing.T) {
 	c := ts.openStream(t, "/events?lastEventId=earliest")
 	latest := map[string]sse.Received{}
 	for range 5 {
-		ev := c.mustNext(t, 5*time.Second)
+		ev := c.MustNext(t, 5*time.Second)
 		latest[eventReading(t, ev).Sensor] = ev
 	}
 	got := ts.apiSensors(t)
@@ -946,7 +947,7 @@ func TestReadingsAPI(t *testing.T) {
 	ids := checkAccepted(t, ts.ingestJSON(t, batchJSON(readingsOf(3, "lab-1", 15)...)), 3)
 	since := ids[0]
 	sinceSeq := seqOf(t, since)
-	refEvs := ref.waitSeq(t, 5*time.Second, sinceSeq+20)
+	refEvs := waitSeq(t, ref, 5*time.Second, sinceSeq+20)
 	checkConsecutive(t, "reference", refEvs, seqOf(t, refEvs[0].LastEventID))
 	epoch := epochOf(t, since)
 
@@ -963,7 +964,7 @@ func TestReadingsAPI(t *testing.T) {
 				t.Fatalf("%v: reset %v, %d readings", q, got.Reset, len(got.Readings))
 			}
 			lastSeq := seqOf(t, got.LastID)
-			sameAsEvents(t, q.Encode(), got.Readings, ofSensors(t, ref.waitSeq(t, 5*time.Second, lastSeq), sinceSeq, lastSeq, all...))
+			sameAsEvents(t, q.Encode(), got.Readings, ofSensors(t, waitSeq(t, ref, 5*time.Second, lastSeq), sinceSeq, lastSeq, all...))
 		}
 	})
 	t.Run("all retained", func(t *testing.T) {
@@ -985,7 +986,7 @@ func TestReadingsAPI(t *testing.T) {
 			pages = append(pages, got.Readings...)
 			after = got.LastID
 		}
-		sameAsEvents(t, "5 pages of 3", pages, ofSensors(t, ref.waitSeq(t, 5*time.Second, sinceSeq+15), sinceSeq, sinceSeq+15, "sim-1", "sim-2", "sim-3", "lab-1"))
+		sameAsEvents(t, "5 pages of 3", pages, ofSensors(t, waitSeq(t, ref, 5*time.Second, sinceSeq+15), sinceSeq, sinceSeq+15, "sim-1", "sim-2", "sim-3", "lab-1"))
 		if got := ts.apiReadings(t, url.Values{"limit": {"10000"}}); len(got.Readings) == 0 {
 			t.Fatal("limit=10000: no readings")
 		}
@@ -1091,7 +1092,7 @@ func TestSimSensorsWalkApart(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, "--sim-sensors", "2", "--interval", "5ms")
 	ref := reference(t, ts)
-	evs := ref.waitUntil(t, 5*time.Second, "40 events", func(evs []sse.Received) bool { return len(evs) >= 40 })
+	evs := ref.Wait(t, 5*time.Second, "40 events", func(evs []sse.Received) bool { return len(evs) >= 40 })
 	series := map[string][]float64{}
 	for _, ev := range evs {
 		r := eventReading(t, ev)
@@ -1113,17 +1114,14 @@ func TestSimOff(t *testing.T) {
 	t.Parallel()
 	ts := startServerEnv(t, map[string]string{"TEMPSTREAM_SIM": "false", "TEMPSTREAM_PUBLISH_TOKEN": ingestToken},
 		"--interval", "5ms", "--heartbeat", "50ms")
-	c := ts.openStream(t, "/events")
-	var rdr *sse.Reader
-	sa := &stopAfter{r: c.resp.Body, stop: func() bool { return rdr.Comments() >= 3 }}
-	rdr = sse.NewReader(sa, 0)
-	_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if ev, err := rdr.Next(); err == nil {
+	c, tap := ts.openTapped(t, "/events")
+	tap.stop = 3
+	if ev, err := c.Next(5 * time.Second); err == nil {
 		t.Fatalf("an event (%s %s) with the simulator off", ev.LastEventID, ev.Data)
 	} else if !errors.Is(err, errEnough) {
 		t.Fatalf("waiting for 3 heartbeats: %v", err)
 	}
-	c.close()
+	c.Close()
 	if n := ts.publishedCount(t); n != 0 {
 		t.Fatalf("%v events published with the simulator off", n)
 	}
@@ -1175,7 +1173,7 @@ func TestIngestLargeBatchKeepsSubscribers(t *testing.T) {
 		ts.waitSubscribed(t, c)
 		ids := checkAccepted(t, ts.ingestJSON(t, batchJSON(readingsOf(1000, "lab-1", 10)...)), 1000)
 		for _, id := range ids {
-			if ev := c.mustNext(t, 5*time.Second); ev.LastEventID != id {
+			if ev := c.MustNext(t, 5*time.Second); ev.LastEventID != id {
 				t.Fatalf("got %s, want %s", ev.LastEventID, id)
 			}
 		}
@@ -1184,10 +1182,10 @@ func TestIngestLargeBatchKeepsSubscribers(t *testing.T) {
 		t.Parallel()
 		ts := startServer(t, "--sim-sensors", "300", "--interval", "50ms")
 		c := ts.openStream(t, "/events")
-		first := c.mustNext(t, 5*time.Second)
+		first := c.MustNext(t, 5*time.Second)
 		got := []sse.Received{first}
 		for len(got) < 4*300 {
-			got = append(got, c.mustNext(t, 5*time.Second))
+			got = append(got, c.MustNext(t, 5*time.Second))
 		}
 		checkConsecutive(t, "300 sensors", got[299:], seqOf(t, got[299].LastEventID))
 	})

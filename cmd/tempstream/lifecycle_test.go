@@ -14,7 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tempstream/tempstream/internal/testlog"
+	"github.com/tempstream/tempstream/internal/testharness"
+	"github.com/tempstream/tempstream/pkg/sse/ssetest"
 )
 
 // TestShutdownEndsStreams: cancelling run's context ends every open stream
@@ -23,10 +24,10 @@ import (
 func TestShutdownEndsStreams(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, "--interval", "20ms")
-	var streams []*sseConn
+	var streams []*ssetest.Stream
 	for range 3 {
 		c := ts.openStream(t, "/events")
-		c.mustNext(t, 5*time.Second)
+		c.MustNext(t, 5*time.Second)
 		streams = append(streams, c)
 	}
 	start := time.Now()
@@ -34,7 +35,7 @@ func TestShutdownEndsStreams(t *testing.T) {
 	go func() { stopped <- ts.stop(5 * time.Second) }()
 	for i, c := range streams {
 		for {
-			_, err := c.next(time.Until(start.Add(time.Second)))
+			_, err := c.Next(time.Until(start.Add(time.Second)))
 			if err == nil {
 				continue // events sent before the end
 			}
@@ -49,46 +50,12 @@ func TestShutdownEndsStreams(t *testing.T) {
 	if err := <-stopped; err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	if ts.stopDur > time.Second {
-		t.Fatalf("run returned %v after cancel, want within 1s", ts.stopDur)
+	if ts.proc.StopDuration() > time.Second {
+		t.Fatalf("run returned %v after cancel, want within 1s", ts.proc.StopDuration())
 	}
 	for _, c := range streams {
-		ts.logs.WaitClosed(t, time.Second, c.local)
+		ts.logs.WaitClosed(t, time.Second, c.Local())
 	}
-}
-
-// child is the built binary, running.
-type child struct {
-	cmd  *exec.Cmd
-	logs *logSink
-	done chan struct{} // closed when it exited
-	err  error         // Wait's result, set before done is closed
-}
-
-// startBinary starts the built binary with args; it is killed at the end of
-// the test if still running.
-func startBinary(t *testing.T, args ...string) *child {
-	t.Helper()
-	bin := buildBinary(t)
-	ch := &child{cmd: exec.Command(bin, args...), logs: testlog.New(), done: make(chan struct{})}
-	ch.cmd.Env = childEnv()
-	ch.cmd.Stderr = ch.logs
-	if err := ch.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		ch.err = ch.cmd.Wait()
-		close(ch.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-ch.done:
-		default:
-			_ = ch.cmd.Process.Kill()
-			<-ch.done
-		}
-	})
-	return ch
 }
 
 // TestSIGTERM: the real binary, sent SIGTERM with a stream open, ends the
@@ -96,27 +63,20 @@ func startBinary(t *testing.T, args ...string) *child {
 func TestSIGTERM(t *testing.T) {
 	t.Parallel()
 	// The default store (embedded NATS) on a data dir of the test's own.
-	ch := startBinary(t, "--addr", "127.0.0.1:0", "--log-format", "json", "--interval", "20ms", "--data-dir", t.TempDir())
-	logs := ch.logs
-	var addr string
-	select {
-	case addr = <-logs.Addr():
-	case <-ch.done:
-		t.Fatalf("exited before listening: %v\n%s", ch.err, strings.Join(logs.Raw(), "\n"))
-	case <-time.After(10 * time.Second):
-		t.Fatal("no listening line within 10s")
-	}
-	ts := &testServer{addr: addr}
+	ch := testharness.StartChild(t, "tempstream", bin.Path(t), []string{"--addr", "127.0.0.1:0", "--log-format", "json", "--interval", "20ms", "--data-dir", t.TempDir()},
+		10*time.Second, testharness.ProcOptions{})
+	logs := ch.Logs
+	ts := &testServer{addr: ch.Addr, url: "http://" + ch.Addr}
 	c := ts.openStream(t, "/events")
-	c.mustNext(t, 5*time.Second)
-	c.mustNext(t, 5*time.Second)
+	c.MustNext(t, 5*time.Second)
+	c.MustNext(t, 5*time.Second)
 
 	start := time.Now()
-	if err := ch.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := ch.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	for {
-		_, err := c.next(time.Until(start.Add(time.Second)))
+		_, err := c.Next(time.Until(start.Add(time.Second)))
 		if err == nil {
 			continue
 		}
@@ -126,9 +86,9 @@ func TestSIGTERM(t *testing.T) {
 		break
 	}
 	select {
-	case <-ch.done:
-		if ch.err != nil {
-			t.Fatalf("exit: %v, want 0\n%s", ch.err, strings.Join(logs.Raw(), "\n"))
+	case <-ch.Done():
+		if ch.Err() != nil {
+			t.Fatalf("exit: %v, want 0\n%s", ch.Err(), strings.Join(logs.Raw(), "\n"))
 		}
 	case <-time.After(time.Until(start.Add(2 * time.Second))):
 		t.Fatal("still running 2s after SIGTERM")
@@ -206,7 +166,7 @@ func TestHelp(t *testing.T) {
 // error, and 0 on --help.
 func TestBinaryExitCodes(t *testing.T) {
 	t.Parallel()
-	bin := buildBinary(t)
+	bin := bin.Path(t)
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -217,7 +177,7 @@ func TestBinaryExitCodes(t *testing.T) {
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		cmd := exec.CommandContext(ctx, bin, tc.args...) // killed if it hangs
-		cmd.Env = childEnv()
+		cmd.Env = testharness.ChildEnv()
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		err := cmd.Run()

@@ -8,18 +8,13 @@ package main
 // on every instance.
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,7 +22,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/tempstream/tempstream/internal/testharness"
 	"github.com/tempstream/tempstream/pkg/sse"
+	"github.com/tempstream/tempstream/pkg/sse/ssetest"
 )
 
 // natsStream is the JetStream stream tempstream keeps readings in.
@@ -59,27 +56,6 @@ type natsCluster struct {
 	nodes []*natsNode
 	nc    *nats.Conn
 	js    jetstream.JetStream
-}
-
-// freePorts returns n distinct ports that were free on 127.0.0.1 a moment
-// ago (a cluster's ports must be known before its servers start, so that
-// each can be given routes to the others).
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
-	ports := make([]int, n)
-	lns := make([]net.Listener, n)
-	for i := range lns {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns[i] = ln
-		ports[i] = ln.Addr().(*net.TCPAddr).Port
-	}
-	for _, ln := range lns {
-		_ = ln.Close()
-	}
-	return ports
 }
 
 // startNATSCluster starts n JetStream servers n1…nn clustered on loopback
@@ -124,7 +100,7 @@ func startNATSCluster(t *testing.T, n int) *natsCluster {
 
 	// JetStream is ready once the servers have elected a meta leader that
 	// all of them follow, and it answers the account's info.
-	waitFor(t, 30*time.Second, "jetstream meta leader elected and followed by every node", func() bool {
+	testharness.WaitFor(t, 30*time.Second, "jetstream meta leader elected and followed by every node", func() bool {
 		leaders := 0
 		for _, nd := range cl.nodes {
 			if !nd.srv.JetStreamIsCurrent() {
@@ -153,7 +129,7 @@ func startNATSCluster(t *testing.T, n int) *natsCluster {
 // listeners must be known before the servers start, so that each can be
 // given routes to the others) and waits until they listen.
 func (cl *natsCluster) start(t *testing.T, n int) error {
-	ports := freePorts(t, 2*n) // n client ports, then n cluster ports
+	ports := testharness.FreePorts(t, 2*n) // n client ports, then n cluster ports
 	for i := range n {
 		var routes []string
 		for j := range n {
@@ -240,7 +216,7 @@ func (cl *natsCluster) moveStreamLeader(t testing.TB, to *natsNode) {
 	if err := json.Unmarshal(msg.Data, &resp); err != nil || !resp.Success {
 		t.Fatalf("stream leader stepdown to %s: %s (%v)", to.name, msg.Data, err)
 	}
-	waitFor(t, 10*time.Second, "stream leader moved to "+to.name, func() bool { return cl.streamLeader() == to })
+	testharness.WaitFor(t, 10*time.Second, "stream leader moved to "+to.name, func() bool { return cl.streamLeader() == to })
 }
 
 // natsClient is a client connection to a node of the cluster.
@@ -325,7 +301,7 @@ func (cl *natsCluster) streamInfo(t testing.TB, timeout time.Duration) *jetstrea
 		info *jetstream.StreamInfo
 		err  error
 	)
-	waitFor(t, timeout, "jetstream stream info", func() bool {
+	testharness.WaitFor(t, timeout, "jetstream stream info", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		var st jetstream.Stream
@@ -344,68 +320,24 @@ func (cl *natsCluster) streamInfo(t testing.TB, timeout time.Duration) *jetstrea
 // (its logs are the child's stderr).
 type instance struct {
 	name string
-	ch   *child
+	ch   *testharness.Child
 	ts   *testServer
 }
 
 // startInstance starts the binary with args and waits (up to a minute:
 // opening a JetStream stream waits for a leader) until it listens. It dumps
-// the instance's logs if the test fails.
+// the instance's logs if the test fails, and kills it when the test ends.
 func startInstance(t *testing.T, name string, args ...string) *instance {
 	t.Helper()
-	ch := startBinary(t, args...)
-	in := &instance{name: name, ch: ch}
-	t.Cleanup(func() {
-		if t.Failed() {
-			for _, l := range ch.logs.Raw() {
-				t.Logf("%s log: %s", name, l)
-			}
-		}
-	})
-	var addr string
-	select {
-	case addr = <-ch.logs.Addr():
-	case <-ch.done:
-		t.Fatalf("%s exited before listening: %v\n%s", name, ch.err, strings.Join(ch.logs.Raw(), "\n"))
-	case <-time.After(time.Minute):
-		t.Fatalf("%s: no listening line within a minute", name)
-	}
-	tr := &http.Transport{}
-	t.Cleanup(tr.CloseIdleConnections)
-	in.ts = &testServer{addr: addr, url: "http://" + addr, logs: ch.logs, stdout: &syncBuffer{},
-		client: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
-	return in
-}
-
-// kill9 kills the process (SIGKILL) and waits until it is gone.
-func (in *instance) kill9(t testing.TB) {
-	t.Helper()
-	if err := in.ch.cmd.Process.Kill(); err != nil {
-		t.Fatalf("kill %s: %v", in.name, err)
-	}
-	<-in.ch.done
-}
-
-// terminate sends SIGTERM and expects a clean exit (status 0) within timeout.
-func (in *instance) terminate(t testing.TB, timeout time.Duration) {
-	t.Helper()
-	if err := in.ch.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("SIGTERM %s: %v", in.name, err)
-	}
-	select {
-	case <-in.ch.done:
-		if in.ch.err != nil {
-			t.Errorf("%s exited with %v after SIGTERM, want 0", in.name, in.ch.err)
-		}
-	case <-time.After(timeout):
-		t.Errorf("%s still running %v after SIGTERM", in.name, timeout)
-	}
+	ch := testharness.StartChild(t, name, bin.Path(t), args, time.Minute, testharness.ProcOptions{})
+	return &instance{name: name, ch: ch,
+		ts: &testServer{addr: ch.Addr, url: "http://" + ch.Addr, logs: ch.Logs, client: testharness.Client(t)}}
 }
 
 // subscribe opens /events on the instance (with extra header lines) and
 // returns the stream once the server has subscribed it: it gets every event
 // stored from then on.
-func (in *instance) subscribe(t testing.TB, headers ...string) *sseConn {
+func (in *instance) subscribe(t testing.TB, headers ...string) *ssetest.Stream {
 	t.Helper()
 	c := in.ts.openStream(t, "/events", headers...)
 	in.ts.waitSubscribed(t, c)
@@ -519,191 +451,36 @@ func maxGap(at []time.Time, from time.Time) (time.Duration, time.Time) {
 // ---------------------------------------------------------------------------
 // A client that reconnects like EventSource
 
-// esClient reads an event stream on its own goroutine and, like a
-// browser's EventSource, reconnects at once with Last-Event-ID whenever the
-// stream ends, to whichever instance is its target then (a load balancer's
-// choice, made by the test). It keeps every event with its arrival time,
-// and every connection.
+// esClient reads an event stream like a browser's EventSource
+// (ssetest.Follower): whenever the stream ends it reconnects at once, with
+// Last-Event-ID, to whichever instance is its target then (a load
+// balancer's choice, made by the test).
 type esClient struct {
-	who string
-
-	mu      sync.Mutex
-	target  *instance
-	conn    net.Conn
-	evs     []sse.Received
-	at      []time.Time
-	conns   []esConn
-	err     error // why it stopped reconnecting
-	stopped bool
-	changed chan struct{}
-	done    chan struct{}
-}
-
-// esConn is one connection of an esClient.
-type esConn struct {
-	to     string    // the instance
-	first  int       // index of its first event in evs
-	end    error     // why it ended (nil while open)
-	endAt  time.Time // when
-	resume string    // the Last-Event-ID it sent
+	*ssetest.Follower
+	who   string
+	names map[string]string // URL → instance name; under the test's goroutine only
 }
 
 // startESClient opens /events on in, waits until the server has subscribed
-// it, and reads it from then on; it is stopped when the test ends.
+// it, and follows it from then on; it is stopped when the test ends.
 func startESClient(t *testing.T, who string, in *instance) *esClient {
 	t.Helper()
-	sc := in.subscribe(t)
-	c := &esClient{who: who, target: in, conn: sc.conn, changed: make(chan struct{}), done: make(chan struct{}),
-		conns: []esConn{{to: in.name}}}
-	go c.run(sc.rd)
-	t.Cleanup(c.stop)
-	return c
-}
-
-func (c *esClient) run(rd *sse.Reader) {
-	defer close(c.done)
-	for {
-		c.mu.Lock()
-		conn := c.conn
-		c.mu.Unlock()
-		_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second)) // a stream of these tests is never silent this long
-		ev, err := rd.Next()
-		c.mu.Lock()
-		if err == nil {
-			c.evs = append(c.evs, ev)
-			c.at = append(c.at, time.Now())
-			c.notifyLocked()
-			c.mu.Unlock()
-			continue
-		}
-		stopped := c.stopped
-		if !stopped {
-			c.conns[len(c.conns)-1].end, c.conns[len(c.conns)-1].endAt = err, time.Now()
-		}
-		c.mu.Unlock()
-		if stopped {
-			return
-		}
-		if rd, err = c.reconnect(rd.LastEventID()); err != nil {
-			c.mu.Lock()
-			c.err = err
-			c.notifyLocked()
-			c.mu.Unlock()
-			return
-		}
-	}
-}
-
-func (c *esClient) notifyLocked() {
-	close(c.changed)
-	c.changed = make(chan struct{})
-}
-
-// reconnect opens the stream on the current target, resuming after last,
-// retrying every 100ms for up to 10s while the target does not answer.
-func (c *esClient) reconnect(last string) (*sse.Reader, error) {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c.mu.Lock()
-		in, stopped := c.target, c.stopped
-		c.mu.Unlock()
-		if stopped {
-			return nil, errors.New("stopped")
-		}
-		conn, rd, err := dialStream(in.ts.addr, last)
-		if err == nil {
-			c.mu.Lock()
-			if c.stopped {
-				c.mu.Unlock()
-				_ = conn.Close()
-				return nil, errors.New("stopped")
-			}
-			c.conn = conn
-			c.conns = append(c.conns, esConn{to: in.name, first: len(c.evs), resume: last})
-			c.notifyLocked()
-			c.mu.Unlock()
-			return rd, nil
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("reconnecting to %s: %w", in.name, err)
-		}
-		time.Sleep(100 * time.Millisecond) // the retry pace of a client, not a wait for readiness
-	}
-}
-
-// dialStream GETs /events at addr with Last-Event-ID last and returns the
-// connection and its reader once the answer is a 200 event stream.
-func dialStream(addr, last string) (net.Conn, *sse.Reader, error) {
-	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err != nil {
-		return nil, nil, err
-	}
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-	req := fmt.Sprintf("GET /events HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\nUser-Agent: tempstream-it\r\nLast-Event-ID: %s\r\n\r\n", addr, last)
-	if _, err := io.WriteString(conn, req); err != nil {
-		_ = conn.Close()
-		return nil, nil, err
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: http.MethodGet})
-	if err == nil && resp.StatusCode != http.StatusOK {
-		err = fmt.Errorf("answer %s", resp.Status)
-	}
-	if err != nil {
-		_ = conn.Close()
-		return nil, nil, err
-	}
-	_ = conn.SetDeadline(time.Time{})
-	return conn, sse.NewReader(resp.Body, 0), nil
+	s := in.subscribe(t)
+	return &esClient{Follower: ssetest.Follow(t, s, ssetest.FollowOptions{}), who: who, names: map[string]string{s.URL(): in.name}}
 }
 
 // retarget sends the client's next reconnection to in.
 func (c *esClient) retarget(in *instance) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.target = in
+	u := in.ts.url + "/events"
+	c.names[u] = in.name
+	c.Retarget(u)
 }
 
-// stop closes the connection and waits for the reader to end. Idempotent.
-func (c *esClient) stop() {
-	c.mu.Lock()
-	c.stopped = true
-	conn := c.conn
-	c.mu.Unlock()
-	_ = conn.Close()
-	<-c.done
-}
-
-// snapshot returns the events so far, their arrival times and the
-// connections.
-func (c *esClient) snapshot() ([]sse.Received, []time.Time, []esConn) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.evs), slices.Clone(c.at), slices.Clone(c.conns)
-}
-
-// waitSeq waits until the client has received event seq (or a later one).
-func (c *esClient) waitSeq(t testing.TB, timeout time.Duration, seq uint64) {
+// Wait is the Follower's, its messages naming the client.
+func (c *esClient) Wait(t testing.TB, timeout time.Duration, what string, cond func([]sse.Received) bool) []sse.Received {
 	t.Helper()
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	for {
-		c.mu.Lock()
-		n, err, changed := len(c.evs), c.err, c.changed
-		var last uint64
-		if n > 0 {
-			_, last, _ = splitID(c.evs[n-1].LastEventID)
-		}
-		c.mu.Unlock()
-		if last >= seq {
-			return
-		}
-		if err != nil {
-			t.Fatalf("%s: gave up after %d events: %v", c.who, n, err)
-		}
-		select {
-		case <-changed:
-		case <-timer.C:
-			t.Fatalf("%s: event %d not received within %v (last %d)", c.who, seq, timeout, last)
-		}
-	}
+	return c.Follower.Wait(t, timeout, c.who+": "+what, cond)
 }
+
+// name is the instance a connection was to.
+func (c *esClient) name(cn ssetest.Conn) string { return c.names[cn.URL] }

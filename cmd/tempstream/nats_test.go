@@ -18,7 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tempstream/tempstream/internal/testharness"
 	"github.com/tempstream/tempstream/pkg/sse"
+	"github.com/tempstream/tempstream/pkg/sse/ssetest"
 )
 
 // readingBatches hands out batches of readings with unique values (°C in
@@ -88,7 +90,7 @@ func TestKill9Restart(t *testing.T) {
 	}
 	var seen []sse.Received
 	for range 12 {
-		seen = append(seen, c.mustNext(t, 5*time.Second))
+		seen = append(seen, c.MustNext(t, 5*time.Second))
 	}
 	if d := checkDelivery(t, "client before the kill", seen, 1, acked); d.last != 12 {
 		t.Fatalf("client read up to %d, want 12", d.last)
@@ -136,10 +138,10 @@ func TestKill9Restart(t *testing.T) {
 		t.Fatal("20 racing batches not acknowledged within 10s")
 	}
 	killed := time.Now()
-	first.kill9(t)
+	first.ch.Kill(t)
 	close(stopPosting)
 	posting.Wait()
-	c.close()
+	c.Close()
 	record(raced)
 	lastAcked := slices.Max(slices.Collect(maps.Keys(acked)))
 	t.Logf("killed -9 with %d readings acknowledged (IDs up to %d, %d while POSTs raced the kill; %d POSTs cut off); the client had read up to %s",
@@ -152,11 +154,11 @@ func TestKill9Restart(t *testing.T) {
 		t.Fatalf("after the restart the first ID is %d, not after the last acknowledged %d: IDs reused", after[0].seq, lastAcked)
 	}
 	record(after)
-	resumed := collect(t, second.subscribe(t, "Last-Event-ID: "+lastSeen))
+	resumed := second.subscribe(t, "Last-Event-ID: "+lastSeen).Record(t)
 	final := second.mustPost(t, batches.next(2))
 	record(final)
 	end := final[len(final)-1].seq
-	evs := resumed.waitUntil(t, 10*time.Second, "resumed client reaching the last acknowledged reading", func(evs []sse.Received) bool {
+	evs := resumed.Wait(t, 10*time.Second, "resumed client reaching the last acknowledged reading", func(evs []sse.Received) bool {
 		return len(evs) > 0 && seqOf(t, evs[len(evs)-1].LastEventID) >= end
 	})
 	d := checkDelivery(t, "resumed client", evs, seqOf(t, lastSeen)+1, acked)
@@ -298,7 +300,7 @@ func TestCluster(t *testing.T) {
 	for attempt := 1; ins[2] == nil; attempt++ {
 		in := startInstance(t, "tempstream3", args...)
 		var conns []natsClient
-		waitFor(t, 10*time.Second, "3 tempstream connections", func() bool {
+		testharness.WaitFor(t, 10*time.Second, "3 tempstream connections", func() bool {
 			conns = cl.tempstreamClients(t)
 			return len(conns) == 3
 		})
@@ -308,7 +310,7 @@ func TestCluster(t *testing.T) {
 		case attempt == 30:
 			t.Fatalf("tempstream3 never connected to %s in 30 starts", node.name)
 		default:
-			in.kill9(t)
+			in.ch.Kill(t)
 		}
 	}
 	cl.moveStreamLeader(t, node)
@@ -326,7 +328,7 @@ func TestCluster(t *testing.T) {
 	pub := startClusterPublisher(t, ins[0], 20*time.Millisecond, batches)
 	pub.waitBatches(t, 20*time.Second, 50)
 	for _, c := range clients { // every instance's consumer is flowing
-		c.waitSeq(t, 20*time.Second, 100)
+		waitSeq(t, c, 20*time.Second, 100)
 	}
 
 	// The loss: tempstream2 killed, and the leading node shut down.
@@ -344,7 +346,7 @@ func TestCluster(t *testing.T) {
 		c.retarget(ins[2]) // the load balancer's next choice
 	}
 	lossAt := time.Now()
-	ins[1].kill9(t)
+	ins[1].ch.Kill(t)
 	nodeDown := make(chan time.Duration, 1)
 	go func() {
 		s := time.Now()
@@ -381,13 +383,13 @@ func TestCluster(t *testing.T) {
 
 	// Every client reaches the end of the stream.
 	for _, c := range clients {
-		c.waitSeq(t, 30*time.Second, lastSeq)
+		waitSeq(t, c, 30*time.Second, lastSeq)
 	}
 
 	// The figures, then the verdict.
 	evicted := 0
 	for _, c := range clients {
-		evs, at, conns := c.snapshot()
+		evs, at, conns := c.Snapshot()
 		d := checkDelivery(t, c.who, evs, 1, pub.acked)
 		for seq := range pub.acked {
 			if seq > d.last {
@@ -402,18 +404,18 @@ func TestCluster(t *testing.T) {
 		line := fmt.Sprintf("%s: %d events (1…%d), lost %d, duplicated %d; longest silence before the loss %v, after it %v (ended %v after the loss)",
 			c.who, d.events, d.last, d.lost, d.duplicated, before.Round(time.Millisecond), gap.Round(time.Millisecond), gapEnd.Sub(lossAt).Round(time.Millisecond))
 		for _, cn := range conns[1:] {
-			if cn.first == 0 || cn.first >= len(at) {
+			if cn.First == 0 || cn.First >= len(at) {
 				continue
 			}
 			prev := conns[0]
 			for _, p := range conns {
-				if p.first < cn.first {
+				if p.First < cn.First {
 					prev = p
 				}
 			}
 			line += fmt.Sprintf("; %s ended the stream (%v) %v after the loss, resumed on %s after %s, without data %v",
-				prev.to, prev.end, prev.endAt.Sub(lossAt).Round(time.Millisecond), cn.to, cn.resume, at[cn.first].Sub(at[cn.first-1]).Round(time.Millisecond))
-			if prev.to != "tempstream2" {
+				c.name(prev), prev.End, prev.EndAt.Sub(lossAt).Round(time.Millisecond), c.name(cn), cn.LastEventID, at[cn.First].Sub(at[cn.First-1]).Round(time.Millisecond))
+			if c.name(prev) != "tempstream2" {
 				evicted++
 			}
 		}
@@ -444,10 +446,10 @@ func TestCluster(t *testing.T) {
 	}
 
 	for _, c := range clients {
-		c.stop()
+		c.Stop()
 	}
-	ins[0].terminate(t, 10*time.Second)
-	ins[2].terminate(t, 10*time.Second)
+	ins[0].ch.Terminate(t, 10*time.Second)
+	ins[2].ch.Terminate(t, 10*time.Second)
 	t.Logf("done in %v", time.Since(start).Round(time.Millisecond))
 }
 
@@ -468,7 +470,7 @@ func TestClusterSimulatorDedup(t *testing.T) {
 	args := []string{"--addr", "127.0.0.1:0", "--log-format", "json", "--nats-url", cl.urls(), "--nats-replicas", "3",
 		"--sim-sensors", "2", "--interval", "100ms"}
 	ins := make([]*instance, 3)
-	cols := make([]*collector, 3)
+	cols := make([]*ssetest.Recorder, 3)
 	for i := range ins {
 		ins[i] = startInstance(t, fmt.Sprintf("tempstream%d", i+1), args...)
 	}
@@ -478,10 +480,10 @@ func TestClusterSimulatorDedup(t *testing.T) {
 	// first. (Without a resume point it would get the newest reading of
 	// each sensor first, then live ones.)
 	for i, in := range ins {
-		cols[i] = collect(t, in.subscribe(t, "Last-Event-ID: "+sse.Earliest))
+		cols[i] = in.subscribe(t, "Last-Event-ID: "+sse.Earliest).Record(t)
 	}
 	for i, col := range cols {
-		col.waitUntil(t, 20*time.Second, fmt.Sprintf("client of tempstream%d: 20 events of ticks all three simulated", i+1), func(evs []sse.Received) bool {
+		col.Wait(t, 20*time.Second, fmt.Sprintf("client of tempstream%d: 20 events of ticks all three simulated", i+1), func(evs []sse.Received) bool {
 			n := 0
 			for _, ev := range evs {
 				if at, err := time.Parse(time.RFC3339Nano, eventReading(t, ev).At); err == nil && at.After(allUp) {
@@ -499,7 +501,7 @@ func TestClusterSimulatorDedup(t *testing.T) {
 	backwards := 0
 	for i, col := range cols {
 		who := fmt.Sprintf("client of tempstream%d", i+1)
-		evs, _, _ := col.snapshot()
+		evs, _, _ := col.Snapshot()
 		d := checkDelivery(t, who, evs, seqOf(t, evs[0].LastEventID), nil)
 		seen := map[tick]string{}
 		var prevAt time.Time
@@ -574,26 +576,25 @@ func TestClusterResumeOnLaggingInstance(t *testing.T) {
 	// b follows the stream.
 	warm := b.subscribe(t)
 	first := a.mustPost(t, batches.next(1))[0].seq
-	if ev := warm.mustNext(t, 5*time.Second); seqOf(t, ev.LastEventID) != first {
+	if ev := warm.MustNext(t, 5*time.Second); seqOf(t, ev.LastEventID) != first {
 		t.Fatalf("tempstream2 got %s first, want %d", ev.LastEventID, first)
 	}
-	warm.close()
+	warm.Close()
 
-	if err := b.ch.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := b.ch.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	// 1000 readings stored meanwhile: tempstream2 has them all to fetch
 	// and append before the last, N, which a client read from tempstream1.
 	stored := a.mustPost(t, batches.next(1000))
 	n := stored[len(stored)-1]
-	conn := b.ts.dial(t)
-	writeGet(t, conn, b.ts.addr, "/events", "Last-Event-ID: "+n.id)
-	if err := b.ch.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+	req := ssetest.Send(t, b.ts.url+"/events", ssetest.Options{LastEventID: n.id, Timeout: 5 * time.Second}) // in its socket before it can read it
+	if err := b.ch.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
 	next := a.mustPost(t, batches.next(1))[0].seq
-	c := readStreamResponse(t, conn)
-	ev := c.mustNext(t, 5*time.Second)
+	c := checkStream(t, req.Stream(t))
+	ev := c.MustNext(t, 5*time.Second)
 	if ev.Type != "temperature" || seqOf(t, ev.LastEventID) != next {
 		t.Fatalf("resumed on the lagging instance after %s: got %s %s %s, want event %d", n.id, ev.Type, ev.LastEventID, ev.Data, next)
 	}
@@ -615,16 +616,16 @@ func TestClusterCatchUpKeepsSubscribers(t *testing.T) {
 	b := startInstance(t, "tempstream2", args...)
 	batches := newReadingBatches("catch-a", "catch-b")
 
-	var cols []*collector
+	var cols []*ssetest.Recorder
 	for range 4 {
-		cols = append(cols, collect(t, b.subscribe(t)))
+		cols = append(cols, b.subscribe(t).Record(t))
 	}
 	first := a.mustPost(t, batches.next(1))[0].seq
 	for _, col := range cols {
-		col.waitUntil(t, 5*time.Second, "the first event", func(evs []sse.Received) bool { return len(evs) == 1 })
+		col.Wait(t, 5*time.Second, "the first event", func(evs []sse.Received) bool { return len(evs) == 1 })
 	}
 
-	if err := b.ch.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := b.ch.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	var last uint64
@@ -632,12 +633,12 @@ func TestClusterCatchUpKeepsSubscribers(t *testing.T) {
 		stored := a.mustPost(t, batches.next(1000))
 		last = stored[len(stored)-1].seq
 	}
-	if err := b.ch.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+	if err := b.ch.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
 	for i, col := range cols {
 		who := fmt.Sprintf("subscriber %d of tempstream2", i+1)
-		evs := col.waitUntil(t, 10*time.Second, who+fmt.Sprintf(" catching up to %d", last), func(evs []sse.Received) bool {
+		evs := col.Wait(t, 10*time.Second, who+fmt.Sprintf(" catching up to %d", last), func(evs []sse.Received) bool {
 			return seqOf(t, evs[len(evs)-1].LastEventID) >= last
 		})
 		if d := checkDelivery(t, who, evs, first, nil); d.lost+d.duplicated > 0 {

@@ -167,7 +167,7 @@ func TestR3labsClientResume(t *testing.T) {
 	evs := asReceived(rc.waitEvents(t, 5*time.Second, int(seqOf(t, resume)-seqOf(t, string(before[0].ID)))+21))
 	first := seqOf(t, evs[0].LastEventID)
 	checkConsecutive(t, "r3labs client across the reconnection", evs, first)
-	refEvs := ref.waitSeq(t, 5*time.Second, seqOf(t, evs[len(evs)-1].LastEventID))
+	refEvs := waitSeq(t, ref, 5*time.Second, seqOf(t, evs[len(evs)-1].LastEventID))
 	checkSameAsRef(t, "r3labs client", evs, refEvs)
 	rc.stop(t)
 	if n := ts.metric(t, "tempstream_sse_replays_total", `stream="temperature"`); n != 1 {

@@ -8,32 +8,33 @@ import (
 	"time"
 
 	"github.com/tempstream/tempstream/pkg/sse"
+	"github.com/tempstream/tempstream/pkg/sse/ssetest"
 )
 
 // reference opens a stream that stays connected for the whole test and
 // returns its collector, after its first event.
-func reference(t *testing.T, ts *testServer) *collector {
+func reference(t *testing.T, ts *testServer) *ssetest.Recorder {
 	t.Helper()
-	ref := collect(t, ts.openStream(t, "/events"))
-	ref.waitUntil(t, 5*time.Second, "reference's first event", func(evs []sse.Received) bool { return len(evs) > 0 })
+	ref := ts.openStream(t, "/events").Record(t)
+	ref.Wait(t, 5*time.Second, "reference's first event", func(evs []sse.Received) bool { return len(evs) > 0 })
 	return ref
 }
 
 // readResumed reads a resumed stream after the resume point `after` until it
 // has passed seq `until`, and checks it against the reference: consecutive
 // from after+1 (no gap, no duplicate at the seam), the same events.
-func readResumed(t *testing.T, who string, c *sseConn, ref *collector, after, until uint64) []sse.Received {
+func readResumed(t *testing.T, who string, c *ssetest.Stream, ref *ssetest.Recorder, after, until uint64) []sse.Received {
 	t.Helper()
 	var got []sse.Received
 	for {
-		ev := c.mustNext(t, 5*time.Second)
+		ev := c.MustNext(t, 5*time.Second)
 		got = append(got, ev)
 		checkConsecutive(t, who, got, after+1)
 		if seqOf(t, ev.LastEventID) >= until {
 			break
 		}
 	}
-	refEvs := ref.waitSeq(t, 5*time.Second, until)
+	refEvs := waitSeq(t, ref, 5*time.Second, until)
 	checkConsecutive(t, "reference", refEvs, seqOf(t, refEvs[0].LastEventID))
 	checkSameAsRef(t, who, got, refEvs)
 	return got
@@ -49,21 +50,21 @@ func TestResumeLastEventIDHeader(t *testing.T) {
 
 	b := ts.openStream(t, "/events")
 	for range 3 {
-		b.mustNext(t, 5*time.Second)
+		b.MustNext(t, 5*time.Second)
 	}
-	last := b.rd.LastEventID()
-	b.close()
+	last := b.LastEventID()
+	b.Close()
 	lastSeq := seqOf(t, last)
 
 	// The reference sees at least 5 events the leaver misses.
-	evs := ref.waitSeq(t, 5*time.Second, lastSeq+5)
+	evs := waitSeq(t, ref, 5*time.Second, lastSeq+5)
 	headNow := seqOf(t, evs[len(evs)-1].LastEventID)
 
 	b2 := ts.openStream(t, "/events", "Last-Event-ID: "+last)
 	got := readResumed(t, "resumed", b2, ref, lastSeq, headNow+5)
 	t.Logf("resumed after %s: %d events, %d of them missed while away", last, len(got), headNow-lastSeq)
 	ts.logs.Wait(t, 5*time.Second, "stream opened with the resume point", func(l logLine) bool {
-		return l.Str("msg") == "stream opened" && l.Str("resume") == last && l.Str("remote") == b2.local
+		return l.Str("msg") == "stream opened" && l.Str("resume") == last && l.Str("remote") == b2.Local()
 	})
 }
 
@@ -73,8 +74,8 @@ func TestResumeLastEventIDQuery(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, "--interval", "20ms", "--retention", "100000")
 	ref := reference(t, ts)
-	evs, _, _ := ref.snapshot()
-	evs = ref.waitSeq(t, 5*time.Second, seqOf(t, evs[0].LastEventID)+8)
+	evs, _, _ := ref.Snapshot()
+	evs = waitSeq(t, ref, 5*time.Second, seqOf(t, evs[0].LastEventID)+8)
 	from := evs[2].LastEventID // at least 6 events behind the newest
 	fromSeq := seqOf(t, from)
 	headNow := seqOf(t, evs[len(evs)-1].LastEventID)
@@ -82,7 +83,7 @@ func TestResumeLastEventIDQuery(t *testing.T) {
 	for _, param := range []string{"lastEventId", "lastEventID", "last_event_id"} {
 		c := ts.openStream(t, "/events?"+param+"="+url.QueryEscape(from))
 		readResumed(t, param, c, ref, fromSeq, headNow+3)
-		c.close()
+		c.Close()
 	}
 	// The header wins over the query parameter.
 	c := ts.openStream(t, "/events?lastEventId="+url.QueryEscape(evs[0].LastEventID), "Last-Event-ID: "+from)
@@ -111,7 +112,7 @@ func TestResetUnknown(t *testing.T) {
 			t.Parallel()
 			ts := startServer(t, "--interval", "20ms")
 			ref := reference(t, ts)
-			evs := ref.waitSeq(t, 5*time.Second, 3)
+			evs := waitSeq(t, ref, 5*time.Second, 3)
 			header, wantLastID := tc.header, tc.wantLastID
 			if tc.name == "not yet published" {
 				header = fmt.Sprintf("%s-%d", epochOf(t, evs[0].LastEventID), 1_000_000)
@@ -126,8 +127,8 @@ func TestResetUnknown(t *testing.T) {
 			// Then every retained event (all of them: the ring is far from
 			// full), from the first, then live ones.
 			probe := ts.openStream(t, "/events")
-			head := seqOf(t, probe.mustNext(t, 5*time.Second).LastEventID) // >= the head when c subscribed
-			probe.close()
+			head := seqOf(t, probe.MustNext(t, 5*time.Second).LastEventID) // >= the head when c subscribed
+			probe.Close()
 			readResumed(t, "after reset", c, ref, 0, head+3)
 			if got := ts.metric(t, "tempstream_sse_resets_total", `reason="unknown"`); got != 1 {
 				t.Errorf("tempstream_sse_resets_total{reason=unknown} = %v, want 1", got)
@@ -138,9 +139,9 @@ func TestResetUnknown(t *testing.T) {
 
 // checkReset reads the first event of c and checks it is a reset with reason
 // and lastEventId.
-func checkReset(t *testing.T, c *sseConn, reason, lastEventID string) resetData {
+func checkReset(t *testing.T, c *ssetest.Stream, reason, lastEventID string) resetData {
 	t.Helper()
-	ev := c.mustNext(t, 5*time.Second)
+	ev := c.MustNext(t, 5*time.Second)
 	if ev.Type != "reset" {
 		t.Fatalf("first event %s %q, want a reset", ev.Type, ev.Data)
 	}
@@ -166,7 +167,7 @@ func TestResetExpired(t *testing.T) {
 	// keeps the reference from being evicted by a scheduling hiccup.
 	ts := startServer(t, "--interval", "100ms", "--retention", "5")
 	ref := reference(t, ts)
-	evs := ref.waitSeq(t, 5*time.Second, 11)
+	evs := waitSeq(t, ref, 5*time.Second, 11)
 	from := epochOf(t, evs[0].LastEventID) + "-1"
 
 	c := ts.openStream(t, "/events", "Last-Event-ID: "+from)
@@ -196,14 +197,14 @@ func TestResumeSeam(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, "--interval", "1ms", "--retention", "100000")
 	ref := reference(t, ts)
-	evs, _, _ := ref.snapshot()
+	evs, _, _ := ref.Snapshot()
 	firstSeq := seqOf(t, evs[0].LastEventID)
 
 	for i := range 20 {
 		// A different moment each time: after 1 to 7 more events.
-		evs, _, _ = ref.snapshot()
+		evs, _, _ = ref.Snapshot()
 		target := seqOf(t, evs[len(evs)-1].LastEventID) + uint64(i%7) + 1
-		evs = ref.waitSeq(t, 5*time.Second, target)
+		evs = waitSeq(t, ref, 5*time.Second, target)
 		lag := i % 4 // resume from the newest event the reference saw, or up to 3 before it
 		if lag >= len(evs) {
 			lag = len(evs) - 1
@@ -215,9 +216,9 @@ func TestResumeSeam(t *testing.T) {
 		if len(got) < 50 {
 			t.Fatalf("client %d: %d events", i, len(got))
 		}
-		c.close()
+		c.Close()
 	}
-	evs, _, err := ref.snapshot()
+	evs, _, err := ref.Snapshot()
 	if err != nil {
 		t.Fatalf("reference stream ended: %v", err)
 	}

@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"io"
-	"net"
-	"net/http"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/tempstream/tempstream/pkg/sse"
+	"github.com/tempstream/tempstream/internal/testharness"
+	"github.com/tempstream/tempstream/pkg/sse/ssetest"
 )
 
 // TestSlowClientDropped: a client that stops reading is disconnected by the
@@ -24,24 +21,8 @@ func TestSlowClientDropped(t *testing.T) {
 	start := time.Now()
 
 	// The stalled client: a small receive buffer, a request, then no reads.
-	d := net.Dialer{Timeout: 5 * time.Second, Control: func(network, address string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		})
-		if err != nil {
-			return err
-		}
-		return serr
-	}}
-	stalled, err := d.Dial("tcp", ts.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = stalled.Close() })
-	writeGet(t, stalled, ts.addr, "/events")
-
-	closed := ts.logs.WaitClosed(t, 15*time.Second, stalled.LocalAddr().String())
+	stalled := ssetest.Send(t, ts.url+"/events", ssetest.Options{RecvBuffer: 4096, Timeout: 5 * time.Second})
+	closed := ts.logs.WaitClosed(t, 15*time.Second, stalled.Local())
 	dropped := time.Since(start)
 	reason := closed.Str("reason")
 	if reason != "too slow" && reason != "write timeout" {
@@ -49,16 +30,16 @@ func TestSlowClientDropped(t *testing.T) {
 	}
 	t.Logf("stalled client dropped after %v: %s (%v events written)", dropped, reason, closed["events"])
 	// Publish counts an eviction right after it, perhaps after that log line.
-	waitFor(t, 5*time.Second, "tempstream_sse_slow_subscribers_dropped_total >= 1", func() bool {
+	testharness.WaitFor(t, 5*time.Second, "tempstream_sse_slow_subscribers_dropped_total >= 1", func() bool {
 		return ts.metric(t, "tempstream_sse_slow_subscribers_dropped_total") >= 1
 	})
 
 	// Meanwhile, and for 100 events more, the reading client missed nothing
 	// and never waited long.
-	evs, _, _ := normal.snapshot()
-	evs = normal.waitSeq(t, 5*time.Second, seqOf(t, evs[len(evs)-1].LastEventID)+100)
+	evs, _, _ := normal.Snapshot()
+	evs = waitSeq(t, normal, 5*time.Second, seqOf(t, evs[len(evs)-1].LastEventID)+100)
 	checkConsecutive(t, "reading client", evs, seqOf(t, evs[0].LastEventID))
-	_, at, _ := normal.snapshot()
+	_, at, _ := normal.Snapshot()
 	var worst time.Duration
 	for i := 1; i < len(at); i++ {
 		worst = max(worst, at[i].Sub(at[i-1]))
@@ -70,39 +51,24 @@ func TestSlowClientDropped(t *testing.T) {
 
 	// What the stalled client has (its socket buffers) ends where the server
 	// cut it off; it resumes from the last whole event it got.
-	_ = stalled.SetReadDeadline(time.Now().Add(5 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(stalled), &http.Request{Method: http.MethodGet})
-	if err != nil {
-		t.Fatalf("stalled client's response: %v", err)
+	sc := checkStream(t, stalled.Stream(t))
+	got, err := sc.Rest(5 * time.Second)
+	if ssetest.IsTimeout(err) {
+		t.Fatalf("stalled client's stream was not closed: %v", err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("stalled client's response: %s", resp.Status)
-	}
-	rd := sse.NewReader(resp.Body, 0)
-	var got []sse.Received
-	for {
-		ev, err := rd.Next()
-		if err != nil {
-			if isTimeout(err) {
-				t.Fatalf("stalled client's stream was not closed: %v", err)
-			}
-			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-				t.Logf("stalled client's stream ended with %v", err)
-			}
-			break
-		}
-		got = append(got, ev)
+	if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Logf("stalled client's stream ended with %v", err)
 	}
 	if len(got) > 0 {
 		checkConsecutive(t, "stalled client's buffered events", got, seqOf(t, got[0].LastEventID))
 	}
-	from := rd.LastEventID()
+	from := sc.LastEventID()
 	if from == "" { // nothing whole arrived: resume from an early event
 		from = evs[0].LastEventID
 	}
 	t.Logf("stalled client had %d whole events; resuming after %s", len(got), from)
 	fromSeq := seqOf(t, from)
-	latest, _, _ := normal.snapshot()
+	latest, _, _ := normal.Snapshot()
 	c := ts.openStream(t, "/events", "Last-Event-ID: "+from)
 	caught := readResumed(t, "resumed stalled client", c, normal, fromSeq, seqOf(t, latest[len(latest)-1].LastEventID)+20)
 	t.Logf("resumed stalled client caught up with %d events", len(caught))

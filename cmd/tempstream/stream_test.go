@@ -2,11 +2,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/textproto"
 	"regexp"
 	"strconv"
@@ -14,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tempstream/tempstream/internal/testharness"
 	"github.com/tempstream/tempstream/pkg/sse"
+	"github.com/tempstream/tempstream/pkg/sse/ssetest"
 )
 
 var (
@@ -58,17 +59,11 @@ func checkReading(t testing.TB, data []byte) readingData {
 	return r
 }
 
-// rawRequest writes request as is on a new connection to ts and reads the
-// answer's status line (as sent) and header, leaving the body in br; the
-// connection has 5 s for all of it.
-func rawRequest(t *testing.T, ts *testServer, request string) (conn net.Conn, br *bufio.Reader, status string, hdr textproto.MIMEHeader) {
+// rawHead splits the response head of s as received into its status line
+// (as sent, with its CRLF) and its header.
+func rawHead(t *testing.T, s *ssetest.Stream) (status string, hdr textproto.MIMEHeader) {
 	t.Helper()
-	conn = ts.dial(t)
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(conn, request); err != nil {
-		t.Fatal(err)
-	}
-	br = bufio.NewReader(conn)
+	br := bufio.NewReader(strings.NewReader(s.Head()))
 	status, err := br.ReadString('\n')
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +71,7 @@ func rawRequest(t *testing.T, ts *testServer, request string) (conn net.Conn, br
 	if hdr, err = textproto.NewReader(br).ReadMIMEHeader(); err != nil {
 		t.Fatal(err)
 	}
-	return conn, br, status, hdr
+	return status, hdr
 }
 
 // TestRawHTTP11Stream reads /events byte by byte as an HTTP/1.1 client:
@@ -85,7 +80,9 @@ func rawRequest(t *testing.T, ts *testServer, request string) (conn net.Conn, br
 func TestRawHTTP11Stream(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, "--interval", "20ms")
-	_, br, status, hdr := rawRequest(t, ts, "GET /events HTTP/1.1\r\nHost: "+ts.addr+"\r\nAccept: text/event-stream\r\n\r\n")
+	var body bytes.Buffer // the body as received, unchunked
+	s := ssetest.Dial(t, ts.url+"/events", ssetest.Options{Tap: &body})
+	status, hdr := rawHead(t, s)
 	if status != "HTTP/1.1 200 OK\r\n" {
 		t.Fatalf("status line %q", status)
 	}
@@ -111,31 +108,20 @@ func TestRawHTTP11Stream(t *testing.T) {
 		t.Errorf("Content-Encoding %q on a stream", got)
 	}
 
-	body := bufio.NewReader(httputil.NewChunkedReader(br))
-	retry := make([]byte, len("retry: 2000\n\n"))
-	if _, err := io.ReadFull(body, retry); err != nil {
-		t.Fatal(err)
+	// The chunked framing was taken apart by the client (a broken chunk
+	// fails the read); the events it carried are exactly these lines.
+	evs := s.Take(t, 3, 5*time.Second)
+	raw, ok := strings.CutPrefix(body.String(), "retry: 2000\n\n")
+	if !ok {
+		t.Fatalf("stream starts with %q, want the retry field", body.String())
 	}
-	if string(retry) != "retry: 2000\n\n" {
-		t.Fatalf("stream starts with %q, want the retry field", retry)
-	}
-	readEvent := func() []string {
-		t.Helper()
-		var lines []string
-		for {
-			line, err := body.ReadString('\n')
-			if err != nil {
-				t.Fatalf("reading event line: %v (so far %q)", err, lines)
-			}
-			if line == "\n" {
-				return lines
-			}
-			lines = append(lines, strings.TrimSuffix(line, "\n"))
-		}
+	blocks := strings.Split(raw, "\n\n")
+	if len(blocks) < 4 { // three events, and what follows them
+		t.Fatalf("body %q has fewer than 3 events", raw)
 	}
 	var prev uint64
-	for i := range 3 {
-		lines := readEvent()
+	for i, ev := range evs {
+		lines := strings.Split(blocks[i], "\n")
 		if len(lines) != 3 {
 			t.Fatalf("event %d has lines %q, want id, event and data", i, lines)
 		}
@@ -151,6 +137,9 @@ func TestRawHTTP11Stream(t *testing.T) {
 			t.Fatalf("third line %q is not data", lines[2])
 		}
 		checkReading(t, []byte(data))
+		if ev.LastEventID != id || ev.Type != "temperature" || string(ev.Data) != data {
+			t.Fatalf("event %d parsed as %s %s %s from lines %q", i, ev.LastEventID, ev.Type, ev.Data, lines)
+		}
 		seq := seqOf(t, id)
 		if i > 0 && seq != prev+1 {
 			t.Fatalf("event %d has seq %d after %d", i, seq, prev)
@@ -164,7 +153,9 @@ func TestRawHTTP11Stream(t *testing.T) {
 func TestRawHTTP10Stream(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, "--interval", "20ms")
-	conn, br, status, hdr := rawRequest(t, ts, "GET /events HTTP/1.0\r\nHost: "+ts.addr+"\r\n\r\n")
+	var body bytes.Buffer
+	s := ssetest.Dial(t, ts.url+"/events", ssetest.Options{Proto: "HTTP/1.0", Tap: &body})
+	status, hdr := rawHead(t, s)
 	if !strings.HasPrefix(status, "HTTP/1.") || !strings.HasSuffix(status, " 200 OK\r\n") {
 		t.Fatalf("status line %q", status)
 	}
@@ -182,18 +173,9 @@ func TestRawHTTP10Stream(t *testing.T) {
 	if got, ok := hdr["Content-Length"]; ok {
 		t.Errorf("Content-Length %q on a stream", got)
 	}
-	// The body is the event stream itself, not chunked.
-	head, err := br.Peek(len("retry: 2000\n\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(head) != "retry: 2000\n\n" {
-		t.Fatalf("body starts with %q", head)
-	}
-	rd := sse.NewReader(br, 0)
 	var prev uint64
 	for i := range 3 {
-		ev, err := rd.Next()
+		ev, err := s.Next(5 * time.Second)
 		if err != nil {
 			t.Fatalf("event %d: %v", i, err)
 		}
@@ -207,24 +189,21 @@ func TestRawHTTP10Stream(t *testing.T) {
 		}
 		prev = seq
 	}
-	if rd.Retry() != 2*time.Second {
-		t.Errorf("retry = %v, want 2s", rd.Retry())
+	// The body is the event stream itself, not chunked.
+	if !strings.HasPrefix(body.String(), "retry: 2000\n\nid: ") {
+		t.Fatalf("body starts with %q", body.String())
+	}
+	if s.Retry() != 2*time.Second {
+		t.Errorf("retry = %v, want 2s", s.Retry())
 	}
 	// Shutting the server down ends the stream; without chunking the end is
-	// the connection's close, which the parser sees as a clean EOF.
+	// the connection's close, which the parser sees as a clean EOF (after
+	// the events written before the close).
 	if err := ts.stop(5 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
-	for {
-		_, err := rd.Next()
-		if err == nil {
-			continue // events written before the close
-		}
-		if !errors.Is(err, io.EOF) {
-			t.Fatalf("stream ended with %v, want EOF (the close)", err)
-		}
-		break
+	if _, err := s.Rest(2 * time.Second); !errors.Is(err, io.EOF) {
+		t.Fatalf("stream ended with %v, want EOF (the close)", err)
 	}
 }
 
@@ -237,7 +216,7 @@ func TestLatestOnConnect(t *testing.T) {
 	for i := range 2 { // every new client, not just the first
 		c := ts.openStream(t, "/events")
 		start := time.Now()
-		ev, err := c.next(2 * time.Second)
+		ev, err := c.Next(2 * time.Second)
 		if err != nil {
 			t.Fatalf("client %d: no event within 2s of connecting: %v", i, err)
 		}
@@ -254,66 +233,66 @@ func TestLatestOnConnect(t *testing.T) {
 		} else if ev.LastEventID != first.LastEventID || string(ev.Data) != string(first.Data) {
 			t.Fatalf("client %d got %s %s, client 0 %s %s", i, ev.LastEventID, ev.Data, first.LastEventID, first.Data)
 		}
-		c.close()
+		c.Close()
 	}
 }
 
-// stopAfter ends reads (with errEnough) once stop says so. Its Read runs on
-// the goroutine of the sse.Reader that reads it, so stop may look at that
-// reader. It keeps every byte read.
-type stopAfter struct {
-	r    io.Reader
-	stop func() bool
+// commentTap is a tap (ssetest.Options.Tap) that keeps every byte of the
+// body and, once armed (stop > 0), ends the stream with errEnough as soon
+// as it has received stop comment lines in all.
+type commentTap struct {
+	s    *ssetest.Stream
+	stop int
 	seen []byte
 }
 
 var errEnough = errors.New("enough")
 
-func (s *stopAfter) Read(p []byte) (int, error) {
-	if s.stop() {
-		return 0, errEnough
+func (c *commentTap) Write(p []byte) (int, error) {
+	c.seen = append(c.seen, p...)
+	if c.stop > 0 && c.s.Comments() >= c.stop {
+		return len(p), errEnough
 	}
-	n, err := s.r.Read(p)
-	s.seen = append(s.seen, p[:n]...)
-	return n, err
+	return len(p), nil
+}
+
+// openTapped opens target as openStream does, with a commentTap.
+func (ts *testServer) openTapped(t testing.TB, target string) (*ssetest.Stream, *commentTap) {
+	t.Helper()
+	tap := &commentTap{}
+	tap.s = checkStream(t, ssetest.Dial(t, ts.url+target, ssetest.Options{Tap: tap}))
+	return tap.s, tap
 }
 
 // TestHeartbeat: an idle stream carries heartbeat comments, again and again.
 func TestHeartbeat(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, "--interval", "1h", "--heartbeat", "100ms")
-	c := ts.openStream(t, "/events")
-	var rd *sse.Reader
-	counting := false
-	sa := &stopAfter{r: c.resp.Body, stop: func() bool { return counting && rd.Comments() >= 3 }}
-	rd = sse.NewReader(sa, 0)
-
-	_ = c.conn.SetReadDeadline(time.Now().Add(2 * time.Second))
-	ev, err := rd.Next()
+	c, tap := ts.openTapped(t, "/events")
+	ev, err := c.Next(2 * time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ev.Type != "temperature" || seqOf(t, ev.LastEventID) != 1 {
 		t.Fatalf("first event %s %s", ev.Type, ev.LastEventID)
 	}
-	afterEvent := len(sa.seen)
+	afterEvent := len(tap.seen)
 	start := time.Now()
-	counting = true
-	_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	ev, err = rd.Next()
+	tap.stop = 3
+	ev, err = c.Next(5 * time.Second)
 	switch {
 	case err == nil:
 		t.Fatalf("an event (%s %s) on a stream that should be idle", ev.Type, ev.Data)
-	case isTimeout(err):
-		t.Fatalf("only %d heartbeat comments within 5s", rd.Comments())
+	case ssetest.IsTimeout(err):
+		t.Fatalf("only %d heartbeat comments within 5s", c.Comments())
 	case !errors.Is(err, errEnough):
 		t.Fatal(err)
 	}
 	elapsed := time.Since(start)
-	t.Logf("%d heartbeats in %v", rd.Comments(), elapsed)
+	t.Logf("%d heartbeats in %v", c.Comments(), elapsed)
 	// The bytes after the event are heartbeat comments only (a partial one may
 	// be last, if the read that brought it also brought the third).
-	rest := string(sa.seen[afterEvent:])
+	rest := string(tap.seen[afterEvent:])
 	if !strings.HasPrefix(rest, ": heartbeat\n\n") {
 		t.Fatalf("after the event: %q", rest)
 	}
@@ -326,7 +305,7 @@ func TestHeartbeat(t *testing.T) {
 		t.Fatalf("3 heartbeats within %v: not one per 100ms of idleness", elapsed)
 	}
 	// The counter is bumped right after the write the client already read.
-	waitFor(t, 5*time.Second, "tempstream_sse_heartbeats_total >= 3", func() bool {
+	testharness.WaitFor(t, 5*time.Second, "tempstream_sse_heartbeats_total >= 3", func() bool {
 		return ts.metric(t, "tempstream_sse_heartbeats_total", `stream="temperature"`) >= 3
 	})
 }

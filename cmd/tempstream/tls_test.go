@@ -5,7 +5,6 @@ package main
 // header, and resuming with Last-Event-ID.
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tempstream/tempstream/pkg/sse"
+	"github.com/tempstream/tempstream/pkg/sse/ssetest"
 )
 
 // selfSigned writes a self-signed ECDSA certificate for 127.0.0.1 and
@@ -96,79 +96,12 @@ func tlsClient(t *testing.T, pool *x509.CertPool, h2 bool) *http.Client {
 	return &http.Client{Transport: tr}
 }
 
-// h2Stream is one streamed response read on its own goroutine.
-type h2Stream struct {
-	resp   *http.Response
-	cancel context.CancelFunc
-	evs    chan sse.Received
-	done   chan struct{}
-	err    error // why reading ended; read after done
-}
-
-func openTLSStream(t *testing.T, c *http.Client, url string, hdr ...string) *h2Stream {
+// openTLSStream GETs url with c (ssetest.Open) and expects a 200 event
+// stream; the response ends when the test does.
+func openTLSStream(t *testing.T, c *http.Client, url string, o ssetest.Options) *ssetest.Stream {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		cancel()
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	s := &h2Stream{resp: resp, cancel: cancel, evs: make(chan sse.Received, 1024), done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		rd := sse.NewReader(resp.Body, 0)
-		for {
-			ev, err := rd.Next()
-			if err != nil {
-				s.err = err
-				return
-			}
-			select {
-			case s.evs <- ev:
-			case <-ctx.Done():
-				s.err = ctx.Err()
-				return
-			}
-		}
-	}()
-	t.Cleanup(s.close)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s", url, resp.Status)
-	}
-	return s
-}
-
-func (s *h2Stream) close() {
-	s.cancel()
-	<-s.done
-	_ = s.resp.Body.Close()
-}
-
-func (s *h2Stream) next(t *testing.T, timeout time.Duration) sse.Received {
-	t.Helper()
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	select {
-	case ev := <-s.evs:
-		return ev
-	case <-s.done:
-		select { // events queued before the end come first
-		case ev := <-s.evs:
-			return ev
-		default:
-		}
-		t.Fatalf("stream ended: %v", s.err)
-	case <-timer.C:
-		t.Fatalf("no event within %v", timeout)
-	}
-	return sse.Received{}
+	o.Client = c
+	return checkStream(t, ssetest.Open(t, url, o))
 }
 
 // TestHTTP2OverTLS: with --tls-cert/--tls-key the stream is served over
@@ -182,10 +115,10 @@ func TestHTTP2OverTLS(t *testing.T) {
 	// More streams than a browser's 6 HTTP/1.1 connections per origin, all on
 	// one HTTP/2 connection.
 	const n = 8
-	streams := make([]*h2Stream, n)
+	streams := make([]*ssetest.Stream, n)
 	for i := range streams {
-		streams[i] = openTLSStream(t, client, ts.url+"/events")
-		resp := streams[i].resp
+		streams[i] = openTLSStream(t, client, ts.url+"/events", ssetest.Options{})
+		resp := streams[i].Resp
 		if resp.Proto != "HTTP/2.0" || resp.ProtoMajor != 2 {
 			t.Fatalf("stream %d: proto %s, want HTTP/2.0", i, resp.Proto)
 		}
@@ -203,7 +136,7 @@ func TestHTTP2OverTLS(t *testing.T) {
 		}
 	}
 	for i, s := range streams {
-		ev := s.next(t, 5*time.Second)
+		ev := s.MustNext(t, 5*time.Second)
 		if ev.Type != "temperature" {
 			t.Fatalf("stream %d: first event %s %s", i, ev.Type, ev.Data)
 		}
@@ -229,22 +162,22 @@ func TestHTTP2OverTLS(t *testing.T) {
 	ref, leaver := streams[0], streams[1]
 	var last sse.Received
 	for range 3 {
-		last = leaver.next(t, 5*time.Second)
+		last = leaver.MustNext(t, 5*time.Second)
 	}
-	leaver.close()
+	leaver.Close()
 	lastSeq := seqOf(t, last.LastEventID)
 	var refEvs []sse.Received
 	for len(refEvs) == 0 || seqOf(t, refEvs[len(refEvs)-1].LastEventID) < lastSeq+5 {
-		ev := ref.next(t, 5*time.Second)
+		ev := ref.MustNext(t, 5*time.Second)
 		if seqOf(t, ev.LastEventID) > lastSeq {
 			refEvs = append(refEvs, ev)
 		}
 	}
 	checkConsecutive(t, "reference", refEvs, lastSeq+1)
-	back := openTLSStream(t, client, ts.url+"/events", "Last-Event-ID", last.LastEventID)
+	back := openTLSStream(t, client, ts.url+"/events", ssetest.Options{LastEventID: last.LastEventID})
 	var got []sse.Received
 	for len(got) < len(refEvs) {
-		got = append(got, back.next(t, 5*time.Second))
+		got = append(got, back.MustNext(t, 5*time.Second))
 	}
 	checkConsecutive(t, "resumed over HTTP/2", got, lastSeq+1)
 	checkSameAsRef(t, "resumed over HTTP/2", got, refEvs)
@@ -256,15 +189,15 @@ func TestHTTP2OverTLS(t *testing.T) {
 func TestHTTP11OverTLS(t *testing.T) {
 	t.Parallel()
 	ts, pool := startTLSServer(t, "--interval", "50ms")
-	s := openTLSStream(t, tlsClient(t, pool, false), ts.url+"/events")
-	if s.resp.Proto != "HTTP/1.1" || s.resp.TLS == nil {
-		t.Fatalf("proto %s, TLS %v: want HTTP/1.1 over TLS", s.resp.Proto, s.resp.TLS != nil)
+	s := openTLSStream(t, tlsClient(t, pool, false), ts.url+"/events", ssetest.Options{})
+	if s.Resp.Proto != "HTTP/1.1" || s.Resp.TLS == nil {
+		t.Fatalf("proto %s, TLS %v: want HTTP/1.1 over TLS", s.Resp.Proto, s.Resp.TLS != nil)
 	}
-	if got := s.resp.Header.Get("Connection"); got != "keep-alive" {
+	if got := s.Resp.Header.Get("Connection"); got != "keep-alive" {
 		t.Fatalf("Connection = %q, want keep-alive", got)
 	}
 	for range 3 {
-		if ev := s.next(t, 5*time.Second); ev.Type != "temperature" {
+		if ev := s.MustNext(t, 5*time.Second); ev.Type != "temperature" {
 			t.Fatalf("event %s %s", ev.Type, ev.Data)
 		}
 	}

@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tempstream/tempstream/internal/testharness"
 )
 
 // lineBuffer is a goroutine-safe writer that keeps complete lines and wakes
@@ -616,13 +618,13 @@ func TestWatchBackOff(t *testing.T) {
 // few readings, exits 0.
 func TestWatchBinary(t *testing.T) {
 	t.Parallel()
-	bin := buildBinary(t)
+	bin := bin.Path(t)
 	ts := startServer(t, "--interval", "20ms")
 	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			out, errOut := newLineBuffer(), newLineBuffer()
 			cmd := exec.Command(bin, "watch", ts.url+"/events")
-			cmd.Env = childEnv()
+			cmd.Env = testharness.ChildEnv()
 			cmd.Stdout, cmd.Stderr = out, errOut
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)

@@ -76,7 +76,7 @@ func (f *Follower) notifyLocked() {
 func (f *Follower) run(s *Stream) {
 	defer close(f.done)
 	for {
-		ev, err := s.Next(0)
+		ev, err := s.next(time.Time{})
 		now := time.Now()
 		f.mu.Lock()
 		if err == nil {

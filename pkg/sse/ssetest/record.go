@@ -39,7 +39,7 @@ func (s *Stream) Record(tb testing.TB) *Recorder {
 func (r *Recorder) run() {
 	defer close(r.done)
 	for {
-		ev, err := r.s.Next(0)
+		ev, err := r.s.next(time.Time{})
 		now := time.Now()
 		r.mu.Lock()
 		if err != nil {

@@ -424,11 +424,16 @@ func IsTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// Next reads the next event, waiting at most timeout (no limit when
-// timeout <= 0). Its error is why the stream ended: io.EOF for a clean end,
-// a timeout (IsTimeout), or the connection's error. After an error, every
-// Next returns the same one: a stream is not read past a deadline.
+// Next reads the next event, waiting at most timeout. Its error is why the
+// stream ended: io.EOF for a clean end, a timeout (IsTimeout), or the
+// connection's error. After an error, every Next returns the same one: a
+// stream is not read past a deadline.
 func (s *Stream) Next(timeout time.Duration) (sse.Received, error) {
+	return s.next(time.Now().Add(timeout))
+}
+
+// next is Next with a deadline; the zero time means none.
+func (s *Stream) next(deadline time.Time) (sse.Received, error) {
 	s.readMu.Lock()
 	defer s.readMu.Unlock()
 	if s.err != nil {
@@ -439,10 +444,6 @@ func (s *Stream) Next(timeout time.Duration) (sse.Received, error) {
 		err error
 	)
 	if s.conn != nil {
-		var deadline time.Time
-		if timeout > 0 {
-			deadline = time.Now().Add(timeout)
-		}
 		_ = s.conn.SetReadDeadline(deadline)
 		ev, err = s.rd.Next()
 	} else {
@@ -451,7 +452,8 @@ func (s *Stream) Next(timeout time.Duration) (sse.Received, error) {
 			defer close(done)
 			ev, err = s.rd.Next()
 		}()
-		if timeout > 0 {
+		if !deadline.IsZero() {
+			timeout := time.Until(deadline)
 			timer := time.NewTimer(timeout)
 			select {
 			case <-done:
