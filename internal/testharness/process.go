@@ -2,6 +2,7 @@ package testharness
 
 import (
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,6 +139,32 @@ func (p *Process) Terminate(tb testing.TB, timeout time.Duration) {
 		}
 	case <-time.After(timeout):
 		tb.Errorf("%s still running %v after SIGTERM", p.Name, timeout)
+	}
+}
+
+// WaitListening waits until addr accepts TCP connections, failing the test
+// (with what the process wrote) if it exits first or timeout passes.
+func (p *Process) WaitListening(tb testing.TB, addr string, timeout time.Duration) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			_ = c.Close()
+			return
+		}
+		if p.Exited() {
+			p.Dump(tb)
+			tb.Fatalf("%s exited before listening on %s: %v", p.Name, addr, p.err)
+		}
+		if time.Now().After(deadline) {
+			p.Dump(tb)
+			tb.Fatalf("%s not listening on %s within %v: %v", p.Name, addr, timeout, err)
+		}
+		select { // nothing announces it: poll, or notice the exit
+		case <-p.done:
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }
 

@@ -86,7 +86,7 @@ func (o Options) timeout() time.Duration {
 	return DefaultTimeout
 }
 
-// Stream is one response to a stream request. One goroutine at a time
+// Stream is one response to a stream request (or a Pipe). One goroutine at a time
 // reads it (Next and the helpers built on it); Close, Comments, LastByte,
 // Retry and LastEventID may be called from any goroutine.
 type Stream struct {
@@ -176,6 +176,23 @@ func (p *Sent) Stream(tb testing.TB) *Stream {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(s.release)
+	return s
+}
+
+// Pipe reads an event stream from r, such as the output of a command-line
+// client (curl -N), named name in messages. Next reads it as it reads an
+// Open stream; Close calls stop (once), which must make a read of r return.
+// It is closed when the test ends.
+func Pipe(tb testing.TB, name string, r io.Reader, stop func()) *Stream {
+	tb.Helper()
+	s := &Stream{
+		Resp:   &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: io.NopCloser(r)},
+		url:    name,
+		cancel: stop,
+		watch:  &watcher{r: r, lineStart: true},
+	}
+	s.rd = sse.NewReader(s.watch, 0)
 	tb.Cleanup(s.release)
 	return s
 }
