@@ -3,6 +3,8 @@ package proxy_test
 import (
 	"testing"
 	"time"
+
+	"github.com/tempstream/tempstream/pkg/sse/ssetest"
 )
 
 // The HAProxy has timeout client and server 10s and no timeout
@@ -29,7 +31,7 @@ func TestHAProxyDelay(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, "--interval", "50ms", "--heartbeat", haproxyHeartbeat.String())
 	px := startHAProxy(t, srv.addr, haproxyTimeout.String(), "")
-	s, ref := openPair(t, srv, func() *stream { return openRaw(t, px.addr, request("GET /events HTTP/1.1", px.addr)) })
+	s, ref := openPair(t, srv, func() *stream { return openStream(t, "http://"+px.addr+"/events", ssetest.Options{}) })
 	checkDelays(t, "haproxy (timeouts 2s, defaults)", measure(t, s, ref, 40), haproxyHeldLimit)
 }
 
@@ -39,7 +41,7 @@ func TestHAProxyNoDelay(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, "--interval", "50ms", "--heartbeat", haproxyHeartbeat.String())
 	px := startHAProxy(t, srv.addr, haproxyTimeout.String(), "    option http-no-delay")
-	s, ref := openPair(t, srv, func() *stream { return openRaw(t, px.addr, request("GET /events HTTP/1.1", px.addr)) })
+	s, ref := openPair(t, srv, func() *stream { return openStream(t, "http://"+px.addr+"/events", ssetest.Options{}) })
 	checkDelays(t, "haproxy (timeouts 2s, option http-no-delay)", measure(t, s, ref, 40), delayLimit)
 }
 
@@ -49,7 +51,7 @@ func TestHAProxyIdle(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, "--interval", "1h", "--heartbeat", haproxyHeartbeat.String(), "--publish-token", "tok")
 	px := startHAProxy(t, srv.addr, haproxyTimeout.String(), "")
-	s := openRaw(t, px.addr, request("GET /events HTTP/1.1", px.addr))
+	s := openStream(t, "http://"+px.addr+"/events", ssetest.Options{})
 	checkIdleSurvives(t, "haproxy (timeouts 2s, no timeout tunnel)", srv, s, haproxyTimeout, 3*haproxyTimeout, haproxyHeartbeat)
 }
 
@@ -59,7 +61,7 @@ func TestHAProxyIdleWithoutHeartbeat(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, "--interval", "1h", "--heartbeat", "1h")
 	px := startHAProxy(t, srv.addr, haproxyTimeout.String(), "")
-	s := openRaw(t, px.addr, request("GET /events HTTP/1.1", px.addr))
+	s := openStream(t, "http://"+px.addr+"/events", ssetest.Options{})
 	checkIdleCut(t, "haproxy (timeouts 2s, no timeout tunnel)", s, haproxyTimeout)
 }
 
@@ -71,6 +73,6 @@ func TestHAProxyTunnelTimeoutDoesNotApply(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, "--interval", "1h", "--heartbeat", "1h")
 	px := startHAProxy(t, srv.addr, haproxyTimeout.String(), "    timeout tunnel 1h")
-	s := openRaw(t, px.addr, request("GET /events HTTP/1.1", px.addr))
+	s := openStream(t, "http://"+px.addr+"/events", ssetest.Options{})
 	checkIdleCut(t, "haproxy (timeouts 2s, timeout tunnel 1h)", s, haproxyTimeout)
 }

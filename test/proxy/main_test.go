@@ -11,13 +11,11 @@
 package proxy_test
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,20 +23,19 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/tempstream/tempstream/internal/testharness"
 	"github.com/tempstream/tempstream/internal/testlog"
 	"github.com/tempstream/tempstream/pkg/sse"
+	"github.com/tempstream/tempstream/pkg/sse/ssetest"
 )
 
-// binPath is the tempstream binary, built once by TestMain.
-var binPath string
+// bin is the tempstream binary, built on first use.
+var bin testharness.Binary
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "tempstream-proxy-")
@@ -46,14 +43,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binPath = filepath.Join(dir, "tempstream")
-	// `go test` puts its own go command first in PATH.
-	cmd := exec.Command("go", "build", "-buildvcs=false", "-o", binPath, "github.com/tempstream/tempstream/cmd/tempstream")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building tempstream: %v\n%s", err, out)
-		_ = os.RemoveAll(dir)
-		os.Exit(1)
-	}
+	bin.Dir = dir
 	// Every process, connection and reader is ended by the test that made it.
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
 		_ = os.RemoveAll(dir)
@@ -64,130 +54,16 @@ func TestMain(m *testing.M) {
 // ---------------------------------------------------------------------------
 // Processes
 
-// process is a child process in its own process group (nginx forks workers),
-// its output in a file.
-type process struct {
-	name    string
-	cmd     *exec.Cmd
-	outPath string
-	done    chan struct{} // closed when it has exited
-	err     error         // Wait's result, after done
-	extra   []string      // more files to show when the test fails (logs)
-}
-
-// startProcess starts path with args, its output into dir/name.out, and
-// stops its whole process group when the test ends (SIGTERM, then SIGKILL).
-// Should the test process die without cleaning up (killed, or a timeout's
-// panic), the kernel sends the process SIGTERM (Pdeathsig): nginx's master
-// then stops its workers, haproxy and squid exit.
-func startProcess(t testing.TB, name, dir, path string, args ...string) *process {
+// startProcess starts path with args in dir, its output into dir/name.out,
+// in a process group of its own (nginx forks workers), and stops the whole
+// group when the test ends (SIGTERM, then SIGKILL after 5 s), showing its
+// output and the files in show if the test failed. Should the test process
+// die without cleaning up (killed, or a timeout's panic), the kernel sends
+// the process SIGTERM: nginx's master then stops its workers, haproxy and
+// squid exit.
+func startProcess(t testing.TB, name, dir string, show []string, path string, args ...string) *testharness.Process {
 	t.Helper()
-	outPath := filepath.Join(dir, name+".out")
-	out, err := os.Create(outPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close() // the child has its own copy
-	cmd := exec.Command(path, args...)
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.Env = childEnv()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", name, err)
-	}
-	p := &process{name: name, cmd: cmd, outPath: outPath, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		p.stop(t)
-		if t.Failed() {
-			p.dump(t)
-		}
-	})
-	return p
-}
-
-// stop ends the process group: SIGTERM, then SIGKILL after 5 s; it waits
-// for the leader to exit and kills whatever is left of its group.
-func (p *process) stop(t testing.TB) {
-	pgid := p.cmd.Process.Pid
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(5 * time.Second):
-		t.Errorf("%s still running 5s after SIGTERM; killing it", p.name)
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		<-p.done
-	}
-	_ = syscall.Kill(-pgid, syscall.SIGKILL) // workers, helpers
-}
-
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-func (p *process) dump(t testing.TB) {
-	for _, f := range append([]string{p.outPath}, p.extra...) {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		if len(b) > 8000 {
-			b = b[len(b)-8000:]
-		}
-		t.Logf("%s: %s:\n%s", p.name, filepath.Base(f), b)
-	}
-}
-
-// waitListening waits until addr accepts TCP connections, failing the test
-// if p exits first or 10 s pass.
-func (p *process) waitListening(t testing.TB, addr string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			_ = c.Close()
-			return
-		}
-		if p.exited() {
-			p.dump(t)
-			t.Fatalf("%s exited before listening on %s: %v", p.name, addr, p.err)
-		}
-		if time.Now().After(deadline) {
-			p.dump(t)
-			t.Fatalf("%s not listening on %s within 10s: %v", p.name, addr, err)
-		}
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}
-
-// childEnv is the test's environment without TEMPSTREAM_* and proxy
-// variables, so neither tempstream nor curl is configured from outside.
-func childEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch strings.ToLower(k) {
-		case "http_proxy", "https_proxy", "all_proxy", "no_proxy":
-			continue
-		}
-		if !strings.HasPrefix(k, "TEMPSTREAM_") {
-			env = append(env, kv)
-		}
-	}
-	return env
+	return testharness.Start(t, name, path, args, testharness.ProcOptions{Dir: dir, Output: name + ".out", Group: true, Term: 5 * time.Second, Show: show})
 }
 
 // lookBinary finds a program in PATH or the sbin directories (Debian puts
@@ -209,88 +85,34 @@ func lookBinary(t testing.TB, name, pkg string) string {
 	return ""
 }
 
-// freeAddr returns a loopback address with a port free a moment ago.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	return addr
-}
-
 // ---------------------------------------------------------------------------
 // tempstream
 
 // server is a tempstream process.
 type server struct {
+	*testharness.Child
 	addr  string
 	url   string
 	token string // --publish-token, when the test gave one
-	cmd   *exec.Cmd
 	logs  *testlog.Sink
-	done  chan struct{}
-	err   error
 }
 
 // startServer runs tempstream on 127.0.0.1:0 with JSON logs and args, and
-// stops it when the test ends.
+// stops it when the test ends (SIGTERM, then SIGKILL after 5 s).
 func startServer(t testing.TB, args ...string) *server {
 	t.Helper()
-	s := &server{logs: testlog.New(), done: make(chan struct{})}
 	// The memory store: these tests are about the proxies, and it starts
 	// fastest; the stream and its IDs behave the same on JetStream.
 	all := append([]string{"--addr", "127.0.0.1:0", "--log-format", "json", "--seed", "1", "--store", "memory"}, args...)
+	s := &server{}
 	for i, a := range all {
 		if a == "--publish-token" && i+1 < len(all) {
 			s.token = all[i+1]
 		}
 	}
-	s.cmd = exec.Command(binPath, all...)
-	s.cmd.Env = childEnv()
-	// Whatever it writes stays out of the source tree; it ends with the test
-	// process even when that dies without cleaning up (see startProcess).
-	s.cmd.Dir = t.TempDir()
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	s.cmd.Stderr = s.logs
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("starting tempstream: %v", err)
-	}
-	go func() {
-		s.err = s.cmd.Wait()
-		close(s.done)
-	}()
-	t.Cleanup(func() {
-		s.stop(t)
-		if t.Failed() {
-			for _, l := range s.logs.Raw() {
-				t.Logf("tempstream: %s", l)
-			}
-		}
-	})
-	select {
-	case s.addr = <-s.logs.Addr():
-	case <-s.done:
-		t.Fatalf("tempstream exited before listening: %v", s.err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("tempstream: no \"listening\" log line within 10s")
-	}
-	s.url = "http://" + s.addr
+	s.Child = testharness.StartChild(t, "tempstream", bin.Path(t), all, 10*time.Second, testharness.ProcOptions{Term: 5 * time.Second})
+	s.addr, s.url, s.logs = s.Addr, "http://"+s.Addr, s.Logs
 	return s
-}
-
-// stop sends SIGTERM and waits for the exit (SIGKILL after 5 s).
-func (s *server) stop(t testing.TB) {
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(5 * time.Second):
-		t.Errorf("tempstream still running 5s after SIGTERM")
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
 }
 
 // publish posts one reading of sensor sim-1 through the ingest API (the
@@ -335,157 +157,49 @@ type arrival struct {
 
 func (a arrival) delay() time.Duration { return a.Got.Sub(a.Published) }
 
-// stream reads an event stream on its own goroutine, noting when each event
-// and each heartbeat comment arrives.
+// stream is an event stream read on its own goroutine (ssetest.Recorder),
+// which notes when each event arrived; Comments and LastByte tell of the
+// heartbeats.
 type stream struct {
-	resp  *http.Response
-	local string // the client's address
-	close func() // ends the connection and waits for the reader
-	evs   chan arrival
-	stopc chan struct{}
-	done  chan struct{}
-	err   error // why reading ended, after done
-	ended time.Time
-
-	heartbeats atomic.Int64
-	lastByte   atomic.Int64 // UnixNano of the last byte received
+	*ssetest.Recorder
+	resp *http.Response
 }
 
-// request is the text of an HTTP request with a Host header and extra
-// header lines ("Name: value").
-func request(requestLine, host string, headers ...string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s\r\nHost: %s\r\nAccept: text/event-stream\r\nUser-Agent: tempstream-proxy-test\r\n", requestLine, host)
-	for _, h := range headers {
-		b.WriteString(h + "\r\n")
-	}
-	b.WriteString("\r\n")
-	return b.String()
-}
-
-// openRaw connects to addr over TCP, writes req and reads the response head:
-// a 200 event stream, or the test fails.
-func openRaw(t testing.TB, addr, req string) *stream {
+// openStream opens url with ssetest.Dial (HTTP/1.1 by default; o.Addr for a
+// reverse proxy, o.Proxy for a forward one) and expects a 200 event stream
+// with tempstream's Content-Type.
+func openStream(t testing.TB, url string, o ssetest.Options) *stream {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatalf("dial %s: %v", addr, err)
-	}
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(conn, req); err != nil {
-		_ = conn.Close()
-		t.Fatalf("writing request to %s: %v", addr, err)
-	}
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodGet})
-	if err != nil {
-		_ = conn.Close()
-		t.Fatalf("reading response head from %s: %v", addr, err)
-	}
-	_ = conn.SetDeadline(time.Time{}) // the reader is stopped by closing conn
-	s := newStream(t, resp, func() { _ = conn.Close() })
-	s.local = conn.LocalAddr().String()
-	return s
+	return record(t, ssetest.Dial(t, url, o))
 }
 
-// newStream checks that resp is a 200 event stream and starts reading it;
-// closeFn ends the connection. The test's cleanup stops it.
-func newStream(t testing.TB, resp *http.Response, closeFn func()) *stream {
+// record checks s's Content-Type and reads it from now on.
+func record(t testing.TB, s *ssetest.Stream) *stream {
 	t.Helper()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		closeFn()
-		t.Fatalf("stream answered %s: %s", resp.Status, b)
-	}
-	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream; charset=utf-8" {
-		closeFn()
+	if ct := s.Resp.Header.Get("Content-Type"); ct != "text/event-stream; charset=utf-8" {
 		t.Fatalf("Content-Type = %q, want text/event-stream; charset=utf-8", ct)
 	}
-	s := &stream{resp: resp, evs: make(chan arrival, 4096), stopc: make(chan struct{}), done: make(chan struct{})}
-	var once sync.Once
-	s.close = func() {
-		once.Do(func() {
-			close(s.stopc)
-			closeFn()
-		})
-		<-s.done
-	}
-	go s.read(closeFn)
-	t.Cleanup(s.close)
-	return s
+	return &stream{Recorder: s.Record(t), resp: s.Resp}
 }
 
-func (s *stream) read(closeFn func()) {
-	defer close(s.done)
-	defer closeFn()
-	rd := sse.NewReader(&watchReader{r: s.resp.Body, s: s}, 0)
-	for {
-		ev, err := rd.Next()
-		now := time.Now()
-		if err != nil {
-			s.err, s.ended = err, now
-			return
-		}
-		a := arrival{Received: ev, Got: now}
-		if _, seq, ok := splitID(ev.LastEventID); ok {
-			a.Seq = seq
-		}
-		var d struct{ At string }
-		if ev.Type == "temperature" && json.Unmarshal(ev.Data, &d) == nil {
-			a.Published, _ = time.Parse(time.RFC3339Nano, d.At)
-		}
-		select {
-		case s.evs <- a:
-		case <-s.stopc:
-			s.err, s.ended = errors.New("stopped"), now
-			return
-		}
+// arrived is ev with its arrival time as an arrival.
+func arrived(ev sse.Received, at time.Time) arrival {
+	a := arrival{Received: ev, Got: at}
+	if _, seq, ok := splitID(ev.LastEventID); ok {
+		a.Seq = seq
 	}
-}
-
-// watchReader notes the time of the last byte and counts heartbeat
-// comments as they pass (the parser consumes comments silently).
-type watchReader struct {
-	r    io.Reader
-	s    *stream
-	tail []byte
-}
-
-var heartbeatLine = []byte(": heartbeat\n")
-
-func (w *watchReader) Read(p []byte) (int, error) {
-	n, err := w.r.Read(p)
-	if n > 0 {
-		w.s.lastByte.Store(time.Now().UnixNano())
-		buf := append(w.tail, p[:n]...)
-		w.s.heartbeats.Add(int64(bytes.Count(buf, heartbeatLine)))
-		// Keep a partial heartbeat line for the next read, never a whole one.
-		k := min(len(heartbeatLine)-1, len(buf))
-		w.tail = append(w.tail[:0], buf[len(buf)-k:]...)
+	var d struct{ At string }
+	if ev.Type == "temperature" && json.Unmarshal(ev.Data, &d) == nil {
+		a.Published, _ = time.Parse(time.RFC3339Nano, d.At)
 	}
-	return n, err
+	return a
 }
 
 // next returns the next event, failing the test if none comes within
 // timeout or the stream ends.
 func (s *stream) next(t testing.TB, timeout time.Duration) arrival {
 	t.Helper()
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	select {
-	case a := <-s.evs:
-		return a
-	case <-s.done:
-		select {
-		case a := <-s.evs:
-			return a
-		default:
-		}
-		t.Fatalf("stream ended: %v", s.err)
-	case <-timer.C:
-		t.Fatalf("no event within %v", timeout)
-	}
-	return arrival{}
+	return arrived(s.MustNext(t, timeout))
 }
 
 // live skips the event a new connection gets at once (the newest retained,
@@ -504,18 +218,6 @@ func (s *stream) live(t testing.TB, n int, timeout time.Duration) []arrival {
 	}
 	checkConsecutive(t, "live events", got, first.Seq+1)
 	return got
-}
-
-// waitEnd waits until the stream ends and returns why.
-func (s *stream) waitEnd(t testing.TB, timeout time.Duration) error {
-	t.Helper()
-	select {
-	case <-s.done:
-		return s.err
-	case <-time.After(timeout):
-		t.Fatalf("stream still open after %v", timeout)
-		return nil
-	}
 }
 
 // ---------------------------------------------------------------------------
@@ -567,7 +269,7 @@ func (p pair) added() time.Duration { return p.via.Got.Sub(p.direct.Got) }
 // the proxy with open, so the reference has every event the other gets.
 func openPair(t testing.TB, srv *server, open func() *stream) (via, ref *stream) {
 	t.Helper()
-	ref = openRaw(t, srv.addr, request("GET /events HTTP/1.1", srv.addr))
+	ref = openStream(t, srv.url+"/events", ssetest.Options{})
 	return open(), ref
 }
 
@@ -678,17 +380,18 @@ func checkOneByOne(t testing.TB, via string, ps []pair, interval time.Duration) 
 func checkIdleSurvives(t testing.TB, via string, srv *server, s *stream, timeout, idle, heartbeat time.Duration) {
 	t.Helper()
 	s.next(t, 5*time.Second) // the newest reading, at once
-	start, hb0 := time.Now(), s.heartbeats.Load()
-	select {
-	case <-s.done:
+	start, hb0 := time.Now(), s.Stream().Comments()
+	// The idle period itself is what is tested: no event, no end.
+	switch ev, _, err := s.Next(idle); {
+	case err == nil:
+		t.Fatalf("through %s: unexpected event while idle: %s %s", via, ev.LastEventID, ev.Data)
+	case !ssetest.IsTimeout(err):
+		_, ended := s.End(t, time.Second)
 		t.Fatalf("through %s: the idle stream was closed after %v (%v): heartbeats every %v did not keep it open under a %v timeout",
-			via, s.ended.Sub(start).Round(time.Millisecond), s.err, heartbeat, timeout)
-	case a := <-s.evs:
-		t.Fatalf("through %s: unexpected event while idle: %s %s", via, a.LastEventID, a.Data)
-	case <-time.After(idle): // the idle period itself is what is tested
+			via, ended.Sub(start).Round(time.Millisecond), err, heartbeat, timeout)
 	}
-	hbs := s.heartbeats.Load() - hb0
-	if min := int64(idle/heartbeat) / 2; hbs < min { // half: timers drift on a busy machine
+	hbs := s.Stream().Comments() - hb0
+	if min := int(idle/heartbeat) / 2; hbs < min { // half: timers drift on a busy machine
 		t.Errorf("through %s: %d heartbeats in %v, want at least %d", via, hbs, idle, min)
 	}
 	id := srv.publish(t, 21.5)
@@ -706,9 +409,9 @@ func checkIdleSurvives(t testing.TB, via string, srv *server, s *stream, timeout
 func checkIdleCut(t testing.TB, via string, s *stream, timeout time.Duration) {
 	t.Helper()
 	s.next(t, 5*time.Second)
-	idleFrom := time.Unix(0, s.lastByte.Load())
-	err := s.waitEnd(t, 3*timeout)
-	after := s.ended.Sub(idleFrom)
+	idleFrom := s.Stream().LastByte()
+	err, ended := s.End(t, 3*timeout)
+	after := ended.Sub(idleFrom)
 	t.Logf("IDLECUT %s: without heartbeats the stream ended %v after its last byte (%v); timeout %v",
 		via, after.Round(time.Millisecond), err, timeout)
 	if after < timeout/2 { // the proxy's clock starts when it last read, a little before the client did
@@ -716,21 +419,20 @@ func checkIdleCut(t testing.TB, via string, s *stream, timeout time.Duration) {
 	}
 }
 
-// checkResume: a client reads through the proxy at addr, its connection is
-// cut mid-stream, it reconnects through the same proxy with Last-Event-ID
-// and gets every event it missed, then live ones, each once. req makes the
-// request text for extra header lines.
-func checkResume(t testing.TB, via string, srv *server, addr string, req func(headers ...string) string) {
+// checkResume: a client reads through a proxy (o: its Addr or Proxy), its
+// connection is cut mid-stream, it reconnects through the same proxy with
+// Last-Event-ID and gets every event it missed, then live ones, each once.
+func checkResume(t testing.TB, via string, srv *server, o ssetest.Options) {
 	t.Helper()
-	ref := openRaw(t, srv.addr, request("GET /events HTTP/1.1", srv.addr))
+	ref := openStream(t, srv.url+"/events", ssetest.Options{})
 	ref.next(t, 5*time.Second)
 
-	c := openRaw(t, addr, req())
+	c := openStream(t, srv.url+"/events", o)
 	var last arrival
 	for range 5 {
 		last = c.next(t, 5*time.Second)
 	}
-	c.close() // cut mid-stream
+	c.Stop() // cut mid-stream
 	// The reference sees the events the client misses while it is away.
 	var refEvs []arrival
 	for len(refEvs) < 5 {
@@ -738,7 +440,8 @@ func checkResume(t testing.TB, via string, srv *server, addr string, req func(he
 			refEvs = append(refEvs, a)
 		}
 	}
-	c2 := openRaw(t, addr, req("Last-Event-ID: "+last.LastEventID))
+	o.LastEventID = last.LastEventID
+	c2 := openStream(t, srv.url+"/events", o)
 	var got []arrival
 	for len(got) < len(refEvs)+5 {
 		got = append(got, c2.next(t, 5*time.Second))
@@ -754,11 +457,13 @@ func checkResume(t testing.TB, via string, srv *server, addr string, req func(he
 }
 
 // checkHTTP10 opens a stream with an HTTP/1.0 request (no chunked encoding
-// possible), reads events, stops the server, and expects the response to end
-// by connection close after whole events.
-func checkHTTP10(t testing.TB, via string, srv *server, addr, target string) {
+// possible) through a proxy (o: its Addr or Proxy, or neither), reads
+// events, stops the server, and expects the response to end by connection
+// close after whole events.
+func checkHTTP10(t testing.TB, via string, srv *server, o ssetest.Options) {
 	t.Helper()
-	s := openRaw(t, addr, request("GET "+target+" HTTP/1.0", srv.addr))
+	o.Proto = "HTTP/1.0"
+	s := openStream(t, srv.url+"/events", o)
 	if len(s.resp.TransferEncoding) != 0 || s.resp.ContentLength != -1 || !s.resp.Close {
 		t.Fatalf("through %s: HTTP/1.0 response %s with Transfer-Encoding %v, Content-Length %d, close %v: want a body ended by close",
 			via, s.resp.Proto, s.resp.TransferEncoding, s.resp.ContentLength, s.resp.Close)
@@ -767,20 +472,18 @@ func checkHTTP10(t testing.TB, via string, srv *server, addr, target string) {
 		t.Fatalf("through %s: HTTP/1.0 response says Connection: %s", via, v)
 	}
 	got := s.live(t, 5, 2*time.Second)
-	srv.stop(t)
-	if err := s.waitEnd(t, 5*time.Second); !errors.Is(err, io.EOF) {
+	srv.Terminate(t, 5*time.Second)
+	if err, _ := s.End(t, 5*time.Second); !errors.Is(err, io.EOF) {
 		t.Fatalf("through %s: HTTP/1.0 stream ended with %v, want a clean close (EOF)", via, err)
 	}
 	// Whatever came between the last read and the close is whole events.
 	n := len(got)
 	for {
-		select {
-		case a := <-s.evs:
-			got = append(got, a)
-			continue
-		default:
+		ev, at, err := s.Next(time.Second)
+		if err != nil {
+			break
 		}
-		break
+		got = append(got, arrived(ev, at))
 	}
 	checkConsecutive(t, "HTTP/1.0 through "+via, got, got[0].Seq)
 	t.Logf("HTTP10 %s: %s response, no chunking, %d events, ended by close (EOF) when the server stopped", via, s.resp.Proto, n)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tempstream/tempstream/internal/testlog"
+	"github.com/tempstream/tempstream/pkg/sse/ssetest"
 )
 
 // delayLimit is how late an event may reach a client through a proxy.
@@ -19,7 +20,7 @@ const delayLimit = 100 * time.Millisecond
 func TestDirectDelay(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, "--interval", "50ms")
-	s, ref := openPair(t, srv, func() *stream { return openRaw(t, srv.addr, request("GET /events HTTP/1.1", srv.addr)) })
+	s, ref := openPair(t, srv, func() *stream { return openStream(t, srv.url+"/events", ssetest.Options{}) })
 	checkDelays(t, "direct", measure(t, s, ref, 40), delayLimit)
 }
 
@@ -30,7 +31,7 @@ func TestNginxStockDelay(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, "--interval", "50ms")
 	px := nginxStock(t, srv.addr, "")
-	s, ref := openPair(t, srv, func() *stream { return openRaw(t, px.addr, request("GET /events HTTP/1.1", px.addr)) })
+	s, ref := openPair(t, srv, func() *stream { return openStream(t, "http://"+px.addr+"/events", ssetest.Options{}) })
 	if s.resp.ProtoMajor != 1 || s.resp.ProtoMinor != 1 || s.resp.Header.Get("Server") == "" || !strings.HasPrefix(s.resp.Header.Get("Server"), "nginx") {
 		t.Fatalf("response %s from %q: not nginx's HTTP/1.1", s.resp.Proto, s.resp.Header.Get("Server"))
 	}
@@ -49,7 +50,7 @@ func TestNginxStockBuffersWithoutHeader(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, "--interval", "50ms")
 	px := nginxStock(t, srv.addr, "proxy_ignore_headers X-Accel-Buffering;")
-	s, ref := openPair(t, srv, func() *stream { return openRaw(t, px.addr, request("GET /events HTTP/1.1", px.addr)) })
+	s, ref := openPair(t, srv, func() *stream { return openStream(t, "http://"+px.addr+"/events", ssetest.Options{}) })
 	ps := measure(t, s, ref, 10)
 	var as []time.Duration
 	for _, p := range ps {
@@ -71,7 +72,7 @@ func TestNginxStockIdle(t *testing.T) {
 	const timeout, heartbeat = 2 * time.Second, 500 * time.Millisecond
 	srv := startServer(t, "--interval", "1h", "--heartbeat", heartbeat.String(), "--publish-token", "tok")
 	px := nginxStock(t, srv.addr, "proxy_read_timeout 2s;")
-	s := openRaw(t, px.addr, request("GET /events HTTP/1.1", px.addr))
+	s := openStream(t, "http://"+px.addr+"/events", ssetest.Options{})
 	checkIdleSurvives(t, "nginx (stock, proxy_read_timeout 2s)", srv, s, timeout, 3*timeout, heartbeat)
 }
 
@@ -82,7 +83,7 @@ func TestNginxStockIdleWithoutHeartbeat(t *testing.T) {
 	const timeout = 2 * time.Second
 	srv := startServer(t, "--interval", "1h", "--heartbeat", "1h")
 	px := nginxStock(t, srv.addr, "proxy_read_timeout 2s;")
-	s := openRaw(t, px.addr, request("GET /events HTTP/1.1", px.addr))
+	s := openStream(t, "http://"+px.addr+"/events", ssetest.Options{})
 	checkIdleCut(t, "nginx (stock, proxy_read_timeout 2s)", s, timeout)
 }
 
@@ -93,7 +94,7 @@ func TestNginxDeployDelay(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, "--interval", "50ms")
 	px := nginxDeploy(t, srv.addr, "")
-	s, ref := openPair(t, srv, func() *stream { return openRaw(t, px.addr, request("GET /events HTTP/1.1", px.addr)) })
+	s, ref := openPair(t, srv, func() *stream { return openStream(t, "http://"+px.addr+"/events", ssetest.Options{}) })
 	checkDelays(t, "nginx (deploy/nginx.conf)", measure(t, s, ref, 40), delayLimit)
 	srv.logs.Wait(t, time.Second, "stream opened over HTTP/1.1", func(l testlog.Line) bool {
 		return l["msg"] == "stream opened" && l["proto"] == "HTTP/1.1"
@@ -123,7 +124,7 @@ func TestNginxDeployIdle(t *testing.T) {
 	const timeout, heartbeat = 2 * time.Second, 500 * time.Millisecond
 	srv := startServer(t, "--interval", "1h", "--heartbeat", heartbeat.String(), "--publish-token", "tok")
 	px := nginxDeploy(t, srv.addr, "2s")
-	s := openRaw(t, px.addr, request("GET /events HTTP/1.1", px.addr))
+	s := openStream(t, "http://"+px.addr+"/events", ssetest.Options{})
 	checkIdleSurvives(t, "nginx (deploy/nginx.conf, proxy_read_timeout 2s)", srv, s, timeout, 3*timeout, heartbeat)
 }
 

@@ -12,6 +12,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/tempstream/tempstream/internal/testharness"
 )
 
 // proxy is a running proxy process and the address it listens on.
@@ -19,7 +22,7 @@ type proxy struct {
 	name string
 	addr string
 	dir  string
-	proc *process
+	proc *testharness.Process
 }
 
 // writeFile writes a configuration file, failing the test on error.
@@ -56,7 +59,7 @@ func startNginx(t testing.TB, httpBody string) *proxy {
 	t.Helper()
 	bin := lookBinary(t, "nginx", "nginx")
 	dir := worldReadableDir(t, "nginx")
-	addr := freeAddr(t)
+	addr := testharness.FreeAddr(t)
 	conf := fmt.Sprintf(`# Written by tempstream's test/proxy.
 worker_processes 1;
 error_log %[1]s/error.log info;
@@ -76,9 +79,8 @@ http {
 	writeFile(t, path, conf)
 	// -e: the startup error log, before the configuration is read (else
 	// nginx opens /var/log/nginx/error.log).
-	p := startProcess(t, "nginx", dir, bin, "-e", "stderr", "-p", dir+"/", "-c", path, "-g", "daemon off;")
-	p.extra = []string{path, filepath.Join(dir, "error.log")}
-	p.waitListening(t, addr)
+	p := startProcess(t, "nginx", dir, []string{path, filepath.Join(dir, "error.log")}, bin, "-e", "stderr", "-p", dir+"/", "-c", path, "-g", "daemon off;")
+	p.WaitListening(t, addr, 10*time.Second)
 	return &proxy{name: "nginx", addr: addr, dir: dir, proc: p}
 }
 
@@ -131,7 +133,7 @@ func startHAProxy(t testing.TB, upstream, timeout, extra string) *proxy {
 	t.Helper()
 	bin := lookBinary(t, "haproxy", "haproxy")
 	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr := testharness.FreeAddr(t)
 	conf := fmt.Sprintf(`# Written by tempstream's test/proxy.
 global
     maxconn 256
@@ -153,9 +155,8 @@ backend tempstream
 `, timeout, addr, upstream, extra)
 	path := filepath.Join(dir, "haproxy.cfg")
 	writeFile(t, path, conf)
-	p := startProcess(t, "haproxy", dir, bin, "-f", path, "-db")
-	p.extra = []string{path}
-	p.waitListening(t, addr)
+	p := startProcess(t, "haproxy", dir, []string{path}, bin, "-f", path, "-db")
+	p.WaitListening(t, addr, 10*time.Second)
 	return &proxy{name: "haproxy", addr: addr, dir: dir, proc: p}
 }
 
@@ -168,7 +169,7 @@ func startSquid(t testing.TB) *proxy {
 	t.Helper()
 	bin := lookBinary(t, "squid", "squid")
 	dir := worldReadableDir(t, "squid")
-	addr := freeAddr(t)
+	addr := testharness.FreeAddr(t)
 	effective := ""
 	if os.Geteuid() == 0 {
 		// Squid will not run as root: it switches to cache_effective_user,
@@ -206,8 +207,7 @@ max_filedescriptors 1024
 `, dir, addr, effective)
 	path := filepath.Join(dir, "squid.conf")
 	writeFile(t, path, conf)
-	p := startProcess(t, "squid", dir, bin, "-N", "-f", path)
-	p.extra = []string{path, filepath.Join(dir, "cache.log")}
-	p.waitListening(t, addr)
+	p := startProcess(t, "squid", dir, []string{path, filepath.Join(dir, "cache.log")}, bin, "-N", "-f", path)
+	p.WaitListening(t, addr, 10*time.Second)
 	return &proxy{name: "squid", addr: addr, dir: dir, proc: p}
 }

@@ -2,37 +2,31 @@ package proxy_test
 
 import (
 	"testing"
+
+	"github.com/tempstream/tempstream/pkg/sse/ssetest"
 )
 
 // via is one way to reach tempstream: straight, or through one proxy set up
-// for the test. It returns the address to connect to and the request target
-// for a path (absolute for a forward proxy).
+// for the test. It returns the options of ssetest.Dial that go through it:
+// Addr for a reverse proxy, Proxy for a forward one.
 type via struct {
 	name  string
-	setup func(t testing.TB, srv *server) (addr string, target func(path string) string)
+	setup func(t testing.TB, srv *server) ssetest.Options
 }
 
-func reverse(addr string) func(string) string { return func(p string) string { return p } }
-
 var vias = []via{
-	{"direct", func(t testing.TB, srv *server) (string, func(string) string) {
-		return srv.addr, reverse(srv.addr)
+	{"direct", func(t testing.TB, srv *server) ssetest.Options { return ssetest.Options{} }},
+	{"nginx (stock)", func(t testing.TB, srv *server) ssetest.Options {
+		return ssetest.Options{Addr: nginxStock(t, srv.addr, "").addr}
 	}},
-	{"nginx (stock)", func(t testing.TB, srv *server) (string, func(string) string) {
-		px := nginxStock(t, srv.addr, "")
-		return px.addr, reverse(px.addr)
+	{"nginx (deploy/nginx.conf)", func(t testing.TB, srv *server) ssetest.Options {
+		return ssetest.Options{Addr: nginxDeploy(t, srv.addr, "").addr}
 	}},
-	{"nginx (deploy/nginx.conf)", func(t testing.TB, srv *server) (string, func(string) string) {
-		px := nginxDeploy(t, srv.addr, "")
-		return px.addr, reverse(px.addr)
+	{"haproxy", func(t testing.TB, srv *server) ssetest.Options {
+		return ssetest.Options{Addr: startHAProxy(t, srv.addr, haproxyTimeout.String(), "").addr}
 	}},
-	{"haproxy", func(t testing.TB, srv *server) (string, func(string) string) {
-		px := startHAProxy(t, srv.addr, haproxyTimeout.String(), "")
-		return px.addr, reverse(px.addr)
-	}},
-	{"squid (forward)", func(t testing.TB, srv *server) (string, func(string) string) {
-		px := startSquid(t)
-		return px.addr, func(p string) string { return srv.url + p }
+	{"squid (forward)", func(t testing.TB, srv *server) ssetest.Options {
+		return ssetest.Options{Proxy: startSquid(t).addr}
 	}},
 }
 
@@ -44,8 +38,7 @@ func TestHTTP10Client(t *testing.T) {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
 			srv := startServer(t, "--interval", "50ms")
-			addr, target := v.setup(t, srv)
-			checkHTTP10(t, v.name, srv, addr, target("/events"))
+			checkHTTP10(t, v.name, srv, v.setup(t, srv))
 		})
 	}
 }
@@ -59,10 +52,7 @@ func TestResumeThroughProxy(t *testing.T) {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
 			srv := startServer(t, "--interval", "50ms", "--retention", "100000")
-			addr, target := v.setup(t, srv)
-			checkResume(t, v.name, srv, addr, func(headers ...string) string {
-				return request("GET "+target("/events")+" HTTP/1.1", srv.addr, headers...)
-			})
+			checkResume(t, v.name, srv, v.setup(t, srv))
 		})
 	}
 }

@@ -12,6 +12,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tempstream/tempstream/internal/testharness"
+	"github.com/tempstream/tempstream/pkg/sse/ssetest"
 )
 
 // squidInterval is the publish interval of the Squid tests: each event must
@@ -28,18 +31,9 @@ func TestSquidGoClient(t *testing.T) {
 	px := startSquid(t)
 	tr := &http.Transport{Proxy: http.ProxyURL(&url.URL{Scheme: "http", Host: px.addr})}
 	t.Cleanup(tr.CloseIdleConnections)
-	ref := openRaw(t, srv.addr, request("GET /events HTTP/1.1", srv.addr))
-	req, err := http.NewRequest(http.MethodGet, srv.url+"/events", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Accept", "text/event-stream")
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
-		t.Fatalf("GET through squid: %v", err)
-	}
-	s := newStream(t, resp, func() { _ = resp.Body.Close() })
-	if via := resp.Header.Get("Via"); !strings.Contains(via, "squid") {
+	ref := openStream(t, srv.url+"/events", ssetest.Options{})
+	s := record(t, ssetest.Open(t, srv.url+"/events", ssetest.Options{Client: &http.Client{Transport: tr}}))
+	if via := s.resp.Header.Get("Via"); !strings.Contains(via, "squid") {
 		t.Fatalf("response has Via %q: it did not come through squid", via)
 	}
 	ps := measure(t, s, ref, 20)
@@ -64,9 +58,9 @@ func TestSquidCurl(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := openRaw(t, srv.addr, request("GET /events HTTP/1.1", srv.addr))
+	ref := openStream(t, srv.url+"/events", ssetest.Options{})
 	cmd := exec.Command(curl, "-sS", "-N", "-D", hdrFile, "-x", "http://"+px.addr, srv.url+"/events")
-	cmd.Env = childEnv()
+	cmd.Env = testharness.ChildEnv()
 	cmd.Stdout, cmd.Stderr = pw, errFile
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting curl: %v", err)
@@ -87,8 +81,7 @@ func TestSquidCurl(t *testing.T) {
 	}
 	t.Cleanup(stop)
 	// curl writes the body only; its headers are in hdrFile.
-	resp := &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"text/event-stream; charset=utf-8"}}, Body: pr}
-	s := newStream(t, resp, stop)
+	s := &stream{Recorder: ssetest.Pipe(t, "curl -x", pr, stop).Record(t)}
 	ps := measure(t, s, ref, 20)
 
 	f, err := os.Open(hdrFile)
