@@ -1,123 +1,71 @@
-package sse
+package sse_test
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tempstream/tempstream/internal/testharness"
+	"github.com/tempstream/tempstream/pkg/sse"
+	"github.com/tempstream/tempstream/pkg/sse/ssetest"
 )
 
-// MustServePooled starts h (whose Writers should be set) on a real loopback
-// server and, when the test ends, stops the server and then h's writers.
-func MustServePooled(tb testing.TB, h *Handler) *httptest.Server {
-	tb.Helper()
-	tb.Cleanup(func() {
-		if err := h.Close(); err != nil {
-			tb.Error(err)
-		}
-	})
-	srv, _ := MustServe(tb, h, false)
-	return srv
+// poolWait bounds every wait of these tests for something that must happen.
+const poolWait = 10 * time.Second
+
+// dial opens a stream on url over a TCP connection of its own, read by the
+// test's goroutine (ssetest.Dial): it adds no goroutine to the process.
+func dial(t testing.TB, url string, lastEventID string) *ssetest.Stream {
+	t.Helper()
+	return ssetest.Dial(t, url, ssetest.Options{LastEventID: lastEventID})
 }
 
-// rawSub is a subscriber on a bare TCP connection, read by the test's own
-// goroutine: it adds no goroutine to the process.
-type rawSub struct {
-	c    *net.TCPConn
-	resp *http.Response
-	r    *Reader
+// withMetrics is opts with metrics registered in a registry of their own.
+func withMetrics(opts sse.StreamOptions) (sse.StreamOptions, *prometheus.Registry) {
+	reg := prometheus.NewRegistry()
+	opts.Metrics = sse.NewMetrics(reg)
+	return opts, reg
 }
 
-// dialSub opens a stream on url with an HTTP/1.1 GET written by hand.
-func dialSub(tb testing.TB, url string, hdr http.Header) *rawSub {
-	tb.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for k, v := range hdr {
-		req.Header[k] = v
-	}
-	c, err := net.Dial("tcp", req.URL.Host)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { c.Close() })
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	if err := req.Write(c); err != nil {
-		tb.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		tb.Fatalf("status %d", resp.StatusCode)
-	}
-	return &rawSub{c: c.(*net.TCPConn), resp: resp, r: NewReader(resp.Body, 0)}
-}
-
-// next reads the next event, within 10 s.
-func (s *rawSub) next(tb testing.TB) Received {
-	tb.Helper()
-	_ = s.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	ev, err := s.r.Next()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return ev
-}
-
-// blockedWrites reads the writes_blocked gauge of b's metrics.
-func blockedWrites(b *Broker) int { return int(testutil.ToFloat64(b.metrics.blocked)) }
-
-// waitFor polls cond until it holds, failing the test after 10 s.
-func waitFor(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		runtime.Gosched()
-		time.Sleep(time.Millisecond)
-	}
+// blockedWrites reads the writes_blocked gauge.
+func blockedWrites(t testing.TB, reg *prometheus.Registry) int {
+	t.Helper()
+	return int(metricValue(t, reg, "tempstream_sse_writes_blocked"))
 }
 
 func TestPooledSubscribersHoldNoGoroutine(t *testing.T) {
 	const n = 100
 	for _, writers := range []int{0, 2} {
 		t.Run(fmt.Sprintf("writers=%d", writers), func(t *testing.T) {
-			b := NewBroker(StreamOptions{Epoch: "e"}, "s")
+			b := sse.NewBroker(sse.StreamOptions{Epoch: "e"}, "s")
 			defer b.Close()
 			st, _ := b.Stream("s")
-			h := &Handler{Broker: b, Writers: writers}
-			srv := MustServePooled(t, h)
-			warm := dialSub(t, srv.URL, nil) // the writers, if any, run from here on
-			MustPublish(t, st, 1)
-			warm.next(t)
+			h := &sse.Handler{Broker: b, Writers: writers}
+			srv := sse.MustServePooled(t, h)
+			warm := dial(t, srv.URL, "") // the writers, if any, run from here on
+			sse.MustPublish(t, st, 1)
+			warm.MustNext(t, poolWait)
 			base := runtime.NumGoroutine()
 
-			subs := make([]*rawSub, n)
+			subs := make([]*ssetest.Stream, n)
 			for i := range subs {
-				subs[i] = dialSub(t, srv.URL, nil)
-				if ev := subs[i].next(t); ev.LastEventID != "e-1" { // the newest, on connect
+				subs[i] = dial(t, srv.URL, "")
+				if ev := subs[i].MustNext(t, poolWait); ev.LastEventID != "e-1" { // the newest, on connect
 					t.Fatalf("got %q, want e-1", ev.LastEventID)
 				}
 			}
-			MustPublish(t, st, 1)
+			sse.MustPublish(t, st, 1)
 			for _, s := range subs {
-				if ev := s.next(t); ev.LastEventID != "e-2" {
+				if ev := s.MustNext(t, poolWait); ev.LastEventID != "e-2" {
 					t.Fatalf("got %q, want e-2", ev.LastEventID)
 				}
 			}
@@ -127,13 +75,13 @@ func TestPooledSubscribersHoldNoGoroutine(t *testing.T) {
 				}
 				return
 			}
-			waitFor(t, "handler goroutines to return", func() bool { return runtime.NumGoroutine()-base < 5 })
+			testharness.WaitFor(t, poolWait, "handler goroutines to return", func() bool { return runtime.NumGoroutine()-base < 5 })
 			if h.Active() != n+1 {
 				t.Fatalf("Active = %d, want %d", h.Active(), n+1)
 			}
-			MustPublish(t, st, 1) // still served, by the writers alone
+			sse.MustPublish(t, st, 1) // still served, by the writers alone
 			for _, s := range subs {
-				if ev := s.next(t); ev.LastEventID != "e-3" {
+				if ev := s.MustNext(t, poolWait); ev.LastEventID != "e-3" {
 					t.Fatalf("got %q, want e-3", ev.LastEventID)
 				}
 			}
@@ -142,14 +90,14 @@ func TestPooledSubscribersHoldNoGoroutine(t *testing.T) {
 }
 
 func TestPooledResponseIsChunkedHTTP11(t *testing.T) {
-	b := NewBroker(StreamOptions{Epoch: "e"}, "s")
+	b := sse.NewBroker(sse.StreamOptions{Epoch: "e"}, "s")
 	defer b.Close()
 	st, _ := b.Stream("s")
-	MustPublish(t, st, 3)
-	srv := MustServePooled(t, &Handler{Broker: b, Writers: 1, Retry: 1500 * time.Millisecond})
-	s := dialSub(t, srv.URL, http.Header{"Last-Event-Id": {"e-1"}})
-	h := s.resp.Header
-	if te := s.resp.TransferEncoding; len(te) != 1 || te[0] != "chunked" {
+	sse.MustPublish(t, st, 3)
+	srv := sse.MustServePooled(t, &sse.Handler{Broker: b, Writers: 1, Retry: 1500 * time.Millisecond})
+	s := dial(t, srv.URL, "e-1")
+	h := s.Resp.Header
+	if te := s.Resp.TransferEncoding; len(te) != 1 || te[0] != "chunked" {
 		t.Fatalf("Transfer-Encoding %v, want chunked", te)
 	}
 	for k, want := range map[string]string{
@@ -164,54 +112,48 @@ func TestPooledResponseIsChunkedHTTP11(t *testing.T) {
 		t.Errorf("Date %q: %v", h.Get("Date"), err)
 	}
 	for _, want := range []string{"e-2", "e-3"} { // the replay
-		if ev := s.next(t); ev.LastEventID != want {
+		if ev := s.MustNext(t, poolWait); ev.LastEventID != want {
 			t.Fatalf("got %q, want %q", ev.LastEventID, want)
 		}
 	}
-	if s.r.Retry() != 1500*time.Millisecond {
-		t.Fatalf("retry %v", s.r.Retry())
+	if s.Retry() != 1500*time.Millisecond {
+		t.Fatalf("retry %v", s.Retry())
 	}
-	MustPublish(t, st, 1) // live, from the pool
-	if ev := s.next(t); ev.LastEventID != "e-4" {
+	sse.MustPublish(t, st, 1) // live, from the pool
+	if ev := s.MustNext(t, poolWait); ev.LastEventID != "e-4" {
 		t.Fatalf("got %q, want e-4", ev.LastEventID)
 	}
 }
 
 func TestPooledStreamEndsCleanlyWithEveryEvent(t *testing.T) {
-	b := NewBroker(StreamOptions{Epoch: "e"}, "s")
+	b := sse.NewBroker(sse.StreamOptions{Epoch: "e"}, "s")
 	st, _ := b.Stream("s")
-	h := &Handler{Broker: b, Writers: 1}
-	srv := MustServePooled(t, h)
-	s := dialSub(t, srv.URL, http.Header{"Last-Event-Id": {Earliest}})
-	MustPublish(t, st, 1)
-	if ev := s.next(t); ev.LastEventID != "e-1" { // handed to the pool
+	h := &sse.Handler{Broker: b, Writers: 1}
+	srv := sse.MustServePooled(t, h)
+	s := dial(t, srv.URL, sse.Earliest)
+	sse.MustPublish(t, st, 1)
+	if ev := s.MustNext(t, poolWait); ev.LastEventID != "e-1" { // handed to the pool
 		t.Fatalf("got %q, want e-1", ev.LastEventID)
 	}
-	MustPublish(t, st, 50)
+	sse.MustPublish(t, st, 50)
 	b.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := h.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	var got int
-	_ = s.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	for {
-		ev, err := s.r.Next()
-		if err != nil {
-			// io.EOF, not io.ErrUnexpectedEOF: the terminating chunk came.
-			if err != io.EOF {
-				t.Fatalf("after %d events: %v, want a clean end of the chunked body", got, err)
-			}
-			break
-		}
-		if want := fmt.Sprintf("e-%d", got+2); ev.LastEventID != want {
+	evs, err := s.Rest(poolWait)
+	// io.EOF, not io.ErrUnexpectedEOF: the terminating chunk came.
+	if err != io.EOF {
+		t.Fatalf("after %d events: %v, want a clean end of the chunked body", len(evs), err)
+	}
+	for i, ev := range evs {
+		if want := fmt.Sprintf("e-%d", i+2); ev.LastEventID != want {
 			t.Fatalf("got %q, want %q", ev.LastEventID, want)
 		}
-		got++
 	}
-	if got != 50 {
-		t.Fatalf("got %d events after the first, want 50", got)
+	if len(evs) != 50 {
+		t.Fatalf("got %d events after the first, want 50", len(evs))
 	}
 	if h.Active() != 0 {
 		t.Fatalf("Active = %d after Shutdown", h.Active())
@@ -222,36 +164,57 @@ func TestPooledClientThatLeavesFreesItsSlot(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("hang-ups are watched with epoll; elsewhere the next write finds them")
 	}
-	b := NewBroker(StreamOptions{Epoch: "e"}, "s")
+	b := sse.NewBroker(sse.StreamOptions{Epoch: "e"}, "s")
 	defer b.Close()
 	// No event and no heartbeat for a minute: only the hang-up can tell.
-	h := &Handler{Broker: b, Writers: 1, Heartbeat: time.Minute, MaxSubscribers: 1}
-	srv := MustServePooled(t, h)
-	s := dialSub(t, srv.URL, nil)
-	waitFor(t, "the response to reach the pool", func() bool { return h.pooled() == 1 })
-	s.c.Close()
-	waitFor(t, "the slot to be freed", func() bool { return h.Active() == 0 })
-	dialSub(t, srv.URL, nil) // MaxSubscribers 1: taken again
+	h := &sse.Handler{Broker: b, Writers: 1, Heartbeat: time.Minute, MaxSubscribers: 1}
+	srv := sse.MustServePooled(t, h)
+	s := dial(t, srv.URL, "")
+	testharness.WaitFor(t, poolWait, "the response to reach the pool", func() bool { return h.Pooled() == 1 })
+	s.Close()
+	testharness.WaitFor(t, poolWait, "the slot to be freed", func() bool { return h.Active() == 0 })
+	dial(t, srv.URL, "") // MaxSubscribers 1: taken again
+}
+
+// stopAfter is a tap that keeps the body as received and ends the stream
+// once n comments have arrived.
+type stopAfter struct {
+	s    *ssetest.Stream
+	n    int
+	seen bytes.Buffer
+}
+
+var errEnough = errors.New("enough")
+
+func (w *stopAfter) Write(p []byte) (int, error) {
+	w.seen.Write(p)
+	if w.s.Comments() >= w.n {
+		return len(p), errEnough
+	}
+	return len(p), nil
 }
 
 func TestPooledHeartbeat(t *testing.T) {
-	b := NewBroker(StreamOptions{Epoch: "e"}, "s")
+	opts, reg := withMetrics(sse.StreamOptions{Epoch: "e"})
+	b := sse.NewBroker(opts, "s")
 	defer b.Close()
-	h := &Handler{Broker: b, Writers: 1, Heartbeat: 20 * time.Millisecond}
-	srv := MustServePooled(t, h)
-	s := dialSub(t, srv.URL, nil)
-	_ = s.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	br := bufio.NewReader(s.resp.Body) // the raw body, comments and all
-	for seen := 0; seen < 3; {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			t.Fatalf("after %d heartbeats: %v", seen, err)
-		}
-		if line == ": heartbeat\n" {
+	h := &sse.Handler{Broker: b, Writers: 1, Heartbeat: 20 * time.Millisecond}
+	srv := sse.MustServePooled(t, h)
+	tap := &stopAfter{n: 3}
+	tap.s = ssetest.Dial(t, srv.URL, ssetest.Options{Tap: tap})
+	if ev, err := tap.s.Next(poolWait); err != errEnough {
+		t.Fatalf("got %+v, %v; want 3 heartbeats and nothing else", ev, err)
+	}
+	seen := 0
+	for line := range strings.SplitSeq(tap.seen.String(), "\n") { // the raw body, comments and all
+		if line == ": heartbeat" {
 			seen++
 		}
 	}
-	if n := testutil.ToFloat64(b.metrics.heartbeats.WithLabelValues("s")); n < 3 {
+	if seen < 3 {
+		t.Fatalf("%d heartbeat lines in %q", seen, tap.seen.String())
+	}
+	if n := metricValue(t, reg, "tempstream_sse_heartbeats_total", "stream", "s"); n < 3 {
 		t.Fatalf("heartbeats metric %v", n)
 	}
 }
@@ -270,14 +233,15 @@ func TestPooledStalledReaderIsCut(t *testing.T) {
 		{"queue limit", time.Minute, 4, "queue"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := NewBroker(StreamOptions{Epoch: "e", Retention: 4096, QueueLimit: tc.queueLimit}, "s")
+			opts, reg := withMetrics(sse.StreamOptions{Epoch: "e", Retention: 4096, QueueLimit: tc.queueLimit})
+			b := sse.NewBroker(opts, "s")
 			defer b.Close()
 			st, _ := b.Stream("s")
-			h := &Handler{Broker: b, Writers: 1, WriteTimeout: tc.timeout}
-			srv := MustServePooled(t, h)
-			stalled := dialSub(t, srv.URL, nil)
-			readers := []*rawSub{dialSub(t, srv.URL, nil), dialSub(t, srv.URL, nil)}
-			waitFor(t, "three pooled responses", func() bool { return h.pooled() == 3 })
+			h := &sse.Handler{Broker: b, Writers: 1, WriteTimeout: tc.timeout}
+			srv := sse.MustServePooled(t, h)
+			stalled := dial(t, srv.URL, "")
+			readers := []*ssetest.Stream{dial(t, srv.URL, ""), dial(t, srv.URL, "")}
+			testharness.WaitFor(t, poolWait, "three pooled responses", func() bool { return h.Pooled() == 3 })
 
 			data := []byte(strings.Repeat("x", 64<<10))
 			publish := func() {
@@ -287,14 +251,14 @@ func TestPooledStalledReaderIsCut(t *testing.T) {
 					t.Fatal(err)
 				}
 				for _, r := range readers {
-					if ev := r.next(t); ev.LastEventID != id {
+					if ev := r.MustNext(t, poolWait); ev.LastEventID != id {
 						t.Fatalf("reader got %q, want %q", ev.LastEventID, id)
 					}
 				}
 			}
 			// Fill the stalled client's socket until a write cannot finish.
 			for i := 0; ; i++ {
-				if blockedWrites(b) > 0 {
+				if blockedWrites(t, reg) > 0 {
 					break
 				}
 				if i == 2000 {
@@ -303,7 +267,7 @@ func TestPooledStalledReaderIsCut(t *testing.T) {
 				publish()
 			}
 			if tc.reason == "write" {
-				waitFor(t, "the stalled client to be cut", func() bool { return h.Active() == 2 })
+				testharness.WaitFor(t, poolWait, "the stalled client to be cut", func() bool { return h.Active() == 2 })
 			}
 			for i := 0; h.Active() == 3; i++ { // the queue limit: more events
 				if i == tc.queueLimit+1 {
@@ -311,20 +275,17 @@ func TestPooledStalledReaderIsCut(t *testing.T) {
 				}
 				publish()
 			}
-			if got := testutil.ToFloat64(b.metrics.dropped.WithLabelValues("s", tc.reason)); got != 1 {
+			if got := metricValue(t, reg, "tempstream_sse_slow_subscribers_dropped_total", "stream", "s", "reason", tc.reason); got != 1 {
 				t.Fatalf("dropped{reason=%q} = %v, want 1", tc.reason, got)
 			}
-			id := MustPublish(t, st, 1)[0] // the others are still served
+			id := sse.MustPublish(t, st, 1)[0] // the others are still served
 			for _, r := range readers {
-				if ev := r.next(t); ev.LastEventID != id {
+				if ev := r.MustNext(t, poolWait); ev.LastEventID != id {
 					t.Fatalf("reader got %q, want %q", ev.LastEventID, id)
 				}
 			}
 			// The stalled client finds its stream cut after what it could take.
-			_ = stalled.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-			_, err := io.Copy(io.Discard, stalled.resp.Body)
-			var ne net.Error
-			if err == nil || errors.As(err, &ne) && ne.Timeout() {
+			if _, err := stalled.Rest(poolWait); err == io.EOF || ssetest.IsTimeout(err) {
 				t.Fatalf("stalled client: %v, want its stream cut", err)
 			}
 		})
@@ -332,17 +293,16 @@ func TestPooledStalledReaderIsCut(t *testing.T) {
 }
 
 func TestPooledCloseCutsOpenStreams(t *testing.T) {
-	b := NewBroker(StreamOptions{Epoch: "e"}, "s")
+	b := sse.NewBroker(sse.StreamOptions{Epoch: "e"}, "s")
 	defer b.Close()
-	h := &Handler{Broker: b, Writers: 2}
-	srv := MustServePooled(t, h)
-	s := dialSub(t, srv.URL, nil)
-	waitFor(t, "the response to reach the pool", func() bool { return h.pooled() == 1 })
+	h := &sse.Handler{Broker: b, Writers: 2}
+	srv := sse.MustServePooled(t, h)
+	s := dial(t, srv.URL, "")
+	testharness.WaitFor(t, poolWait, "the response to reach the pool", func() bool { return h.Pooled() == 1 })
 	if err := h.Close(); err != nil {
 		t.Fatal(err)
 	}
-	_ = s.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.Copy(io.Discard, s.resp.Body); err != nil {
+	if _, err := s.Rest(poolWait); err != io.EOF {
 		t.Fatalf("read after Close: %v, want a clean end", err)
 	}
 	if h.Active() != 0 {
@@ -350,9 +310,9 @@ func TestPooledCloseCutsOpenStreams(t *testing.T) {
 	}
 	// After Close, new responses are served by their own goroutine.
 	st, _ := b.Stream("s")
-	s2 := dialSub(t, srv.URL, nil)
-	MustPublish(t, st, 1)
-	s2.next(t)
+	s2 := dial(t, srv.URL, "")
+	sse.MustPublish(t, st, 1)
+	s2.MustNext(t, poolWait)
 }
 
 // TestPooledSeamUnderConcurrentPublishing resumes 40 subscribers over real
@@ -362,11 +322,11 @@ func TestPooledCloseCutsOpenStreams(t *testing.T) {
 // once, in order, and then a clean end.
 func TestPooledSeamUnderConcurrentPublishing(t *testing.T) {
 	const subs, most = 40, 200_000
-	b := NewBroker(StreamOptions{Epoch: "e", Retention: 1 << 18, QueueLimit: 1 << 17}, "s")
+	b := sse.NewBroker(sse.StreamOptions{Epoch: "e", Retention: 1 << 18, QueueLimit: 1 << 17}, "s")
 	st, _ := b.Stream("s")
-	h := &Handler{Broker: b, Writers: 2}
-	srv := MustServePooled(t, h)
-	MustPublish(t, st, 10)
+	h := &sse.Handler{Broker: b, Writers: 2}
+	srv := sse.MustServePooled(t, h)
+	sse.MustPublish(t, st, 10)
 
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() { // publishes until every subscriber has joined
@@ -398,12 +358,12 @@ func TestPooledSeamUnderConcurrentPublishing(t *testing.T) {
 			first = from
 		}
 		last = from
-		s := dialSub(t, srv.URL, http.Header{"Last-Event-Id": {FormatID("e", from)}})
+		s := dial(t, srv.URL, sse.FormatID("e", from))
 		go func() {
 			want := from + 1
-			_ = s.c.SetReadDeadline(time.Now().Add(20 * time.Second))
+			deadline := time.Now().Add(20 * time.Second)
 			for {
-				ev, err := s.r.Next()
+				ev, err := s.Next(time.Until(deadline))
 				if err == io.EOF {
 					results <- result{from, want - 1, nil}
 					return
@@ -412,7 +372,7 @@ func TestPooledSeamUnderConcurrentPublishing(t *testing.T) {
 					results <- result{from, want - 1, fmt.Errorf("at e-%d: %w", want, err)}
 					return
 				}
-				if ev.LastEventID != FormatID("e", want) {
+				if ev.LastEventID != sse.FormatID("e", want) {
 					results <- result{from, want - 1, fmt.Errorf("got %s, want e-%d", ev.LastEventID, want)}
 					return
 				}
@@ -443,15 +403,16 @@ func TestPooledSeamUnderConcurrentPublishing(t *testing.T) {
 // write blocked on its full socket and a write timeout of a minute, does not
 // hold up Shutdown: after a short grace its write is cut.
 func TestPooledShutdownCutsStalledWrites(t *testing.T) {
-	b := NewBroker(StreamOptions{Epoch: "e", Retention: 4096, QueueLimit: 2048}, "s")
+	opts, reg := withMetrics(sse.StreamOptions{Epoch: "e", Retention: 4096, QueueLimit: 2048})
+	b := sse.NewBroker(opts, "s")
 	st, _ := b.Stream("s")
-	h := &Handler{Broker: b, Writers: 1, WriteTimeout: time.Minute}
-	srv := MustServePooled(t, h)
-	dialSub(t, srv.URL, nil) // never read
-	waitFor(t, "the response to reach the pool", func() bool { return h.pooled() == 1 })
+	h := &sse.Handler{Broker: b, Writers: 1, WriteTimeout: time.Minute}
+	srv := sse.MustServePooled(t, h)
+	dial(t, srv.URL, "") // never read
+	testharness.WaitFor(t, poolWait, "the response to reach the pool", func() bool { return h.Pooled() == 1 })
 	data := []byte(strings.Repeat("x", 64<<10))
 	for i := 0; ; i++ {
-		if blockedWrites(b) > 0 {
+		if blockedWrites(t, reg) > 0 {
 			break
 		}
 		if i == 2000 {
@@ -460,11 +421,11 @@ func TestPooledShutdownCutsStalledWrites(t *testing.T) {
 		if _, err := st.Publish("big", data); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the event to be written or the write to block", func() bool {
-			return blockedWrites(b) > 0 || testutil.ToFloat64(b.metrics.delivered.WithLabelValues("s")) == float64(i+1)
+		testharness.WaitFor(t, poolWait, "the event to be written or the write to block", func() bool {
+			return blockedWrites(t, reg) > 0 || metricValue(t, reg, "tempstream_sse_events_delivered_total", "stream", "s") == float64(i+1)
 		})
 	}
-	if got := testutil.ToFloat64(b.metrics.blocked); got != 1 {
+	if got := blockedWrites(t, reg); got != 1 {
 		t.Fatalf("writes_blocked = %v, want 1", got)
 	}
 	b.Close()
@@ -473,7 +434,7 @@ func TestPooledShutdownCutsStalledWrites(t *testing.T) {
 	if err := h.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown: %v (the blocked write held it up)", err)
 	}
-	if got := testutil.ToFloat64(b.metrics.blocked); got != 0 || h.Active() != 0 {
+	if got := blockedWrites(t, reg); got != 0 || h.Active() != 0 {
 		t.Fatalf("after Shutdown: writes_blocked %v, Active %d", got, h.Active())
 	}
 }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package sse
+package sse_test
 
 // This file runs github.com/r3labs/sse/v2 (v2.10.0, the library the project
 // was first specified with) and this engine side by side on the same
@@ -9,28 +9,29 @@ package sse
 // CreateStream, Publish, the server as an http.Handler) and a subtest
 // "tempstream" that asserts what this engine does instead. Both are served by
 // httptest on loopback and read as a browser would, with the spec-exact
-// Reader of parse.go.
+// Reader of parse.go (through pkg/sse/ssetest).
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	r3sse "github.com/r3labs/sse/v2"
+
+	"github.com/tempstream/tempstream/internal/testlog"
+	"github.com/tempstream/tempstream/pkg/sse"
+	"github.com/tempstream/tempstream/pkg/sse/ssetest"
 )
 
 // cmpWait bounds every wait for something that must happen.
@@ -54,12 +55,12 @@ func newR3(t *testing.T) (*r3sse.Server, *r3sse.Stream, *httptest.Server) {
 
 // newOurs starts a broker with one stream, "s", served by h (a zero Handler
 // when nil) on loopback.
-func newOurs(t *testing.T, opts StreamOptions, h *Handler) (*Stream, *httptest.Server) {
+func newOurs(t *testing.T, opts sse.StreamOptions, h *sse.Handler) (*sse.Stream, *httptest.Server) {
 	t.Helper()
-	b := NewBroker(opts, "s")
+	b := sse.NewBroker(opts, "s")
 	t.Cleanup(b.Close)
 	if h == nil {
-		h = &Handler{}
+		h = &sse.Handler{}
 	}
 	h.Broker = b
 	srv := httptest.NewServer(h)
@@ -68,175 +69,25 @@ func newOurs(t *testing.T, opts StreamOptions, h *Handler) (*Stream, *httptest.S
 	return st, srv
 }
 
-// notifyBuffer is a bytes.Buffer safe for concurrent use that pokes a
-// one-slot channel after every write.
-type notifyBuffer struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	poke chan struct{}
-}
-
-func newNotifyBuffer() *notifyBuffer { return &notifyBuffer{poke: make(chan struct{}, 1)} }
-
-func (b *notifyBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	b.buf.Write(p)
-	b.mu.Unlock()
-	select {
-	case b.poke <- struct{}{}:
-	default:
-	}
-	return len(p), nil
-}
-
-func (b *notifyBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// sseConn is one response. An event stream is read by the Reader in a
-// goroutine, which hands the events over one by one (or only counts them).
-type sseConn struct {
-	Status int
-	Body   string // the body of a response that is not an event stream
-
-	events chan Received // nil: count only
-	done   chan struct{} // closed when the reader goroutine ends
-	err    error         // why it ended; read after done
-	raw    *notifyBuffer // the body's bytes as received
-	count  atomic.Int64  // events dispatched
-}
-
-// dialSSE GETs srv's path (with a Last-Event-ID header unless lastEventID is
-// empty) and waits for the response head. The response ends with the test.
-func dialSSE(t *testing.T, srv *httptest.Server, path, lastEventID string, countOnly bool) *sseConn {
+// dialSSE GETs srv's path with srv's client (ssetest.Open), with a
+// Last-Event-ID header unless lastEventID is empty, and waits for the
+// response head. An answer that is not an event stream is returned too
+// (Resp.StatusCode, Text). The response ends with the test.
+func dialSSE(t *testing.T, srv *httptest.Server, path, lastEventID string) *ssetest.Stream {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Accept", "text/event-stream")
-	if lastEventID != "" {
-		req.Header.Set("Last-Event-ID", lastEventID)
-	}
-	timer := time.AfterFunc(cmpWait, cancel)
-	resp, err := srv.Client().Do(req)
-	if !timer.Stop() {
-		t.Fatalf("no response head within %v", cmpWait)
-	}
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	c := &sseConn{Status: resp.StatusCode, done: make(chan struct{}), raw: newNotifyBuffer()}
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		cancel()
-		c.Body = string(body)
-		close(c.done)
-		return c
-	}
-	if !countOnly {
-		c.events = make(chan Received)
-	}
-	go c.read(ctx, resp.Body)
-	t.Cleanup(func() {
-		cancel()
-		<-c.done
-	})
-	return c
-}
-
-func (c *sseConn) read(ctx context.Context, body io.ReadCloser) {
-	defer close(c.done)
-	defer body.Close()
-	r := NewReader(io.TeeReader(body, c.raw), 0)
-	for {
-		ev, err := r.Next()
-		if err != nil {
-			c.err = err
-			return
-		}
-		c.count.Add(1)
-		if c.events == nil {
-			continue
-		}
-		select {
-		case c.events <- ev:
-		case <-ctx.Done():
-			c.err = ctx.Err()
-			return
-		}
-	}
-}
-
-// next returns the next event; the test fails if none comes within cmpWait.
-func (c *sseConn) next(t *testing.T) Received {
-	t.Helper()
-	timer := time.NewTimer(cmpWait)
-	defer timer.Stop()
-	select {
-	case ev := <-c.events:
-		return ev
-	case <-c.done:
-		t.Fatalf("stream ended before the next event: %v", c.err)
-	case <-timer.C:
-		t.Fatalf("no event within %v", cmpWait)
-	}
-	return Received{}
-}
-
-// ended waits for the end of the stream and returns why it ended.
-func (c *sseConn) ended(t *testing.T) error {
-	t.Helper()
-	select {
-	case <-c.done:
-		return c.err
-	case <-time.After(cmpWait):
-		t.Fatalf("stream still open after %v", cmpWait)
-		return nil
-	}
+	return ssetest.Open(t, srv.URL+path, ssetest.Options{Client: srv.Client(), LastEventID: lastEventID, Timeout: cmpWait, AnyStatus: true})
 }
 
 // dialStalled opens a raw TCP connection with a 4 KiB receive buffer, sends
-// a GET for stream "s", reads the response head byte by byte and then never
-// reads again: a subscriber that stalls (a frozen tab, a dead mobile link).
-func dialStalled(t *testing.T, srv *httptest.Server) net.Conn {
+// a GET for stream "s", reads the response head and then never reads
+// again: a subscriber that stalls (a frozen tab, a dead mobile link).
+func dialStalled(t *testing.T, srv *httptest.Server) *ssetest.Stream {
 	t.Helper()
-	d := net.Dialer{Timeout: cmpWait, Control: func(_, _ string, rc syscall.RawConn) error {
-		var err error
-		if cerr := rc.Control(func(fd uintptr) {
-			err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		}); cerr != nil {
-			return cerr
-		}
-		return err
-	}}
-	conn, err := d.Dial("tcp", srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
+	s := ssetest.Dial(t, srv.URL+"/?stream=s", ssetest.Options{RecvBuffer: 4096, Timeout: cmpWait})
+	if !strings.HasPrefix(s.Head(), "HTTP/1.1 200 ") {
+		t.Fatalf("stalled client got %q", s.Head())
 	}
-	t.Cleanup(func() { conn.Close() })
-	_ = conn.SetDeadline(time.Now().Add(cmpWait))
-	if _, err := fmt.Fprintf(conn, "GET /?stream=s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n\r\n", srv.Listener.Addr()); err != nil {
-		t.Fatal(err)
-	}
-	var head []byte
-	b := make([]byte, 1)
-	for !bytes.HasSuffix(head, []byte("\r\n\r\n")) {
-		if _, err := conn.Read(b); err != nil {
-			t.Fatalf("response head: %v (%q)", err, head)
-		}
-		head = append(head, b[0])
-	}
-	if !bytes.HasPrefix(head, []byte("HTTP/1.1 200 ")) {
-		t.Fatalf("stalled client got %q", head)
-	}
-	_ = conn.SetDeadline(time.Time{})
-	return conn
+	return s
 }
 
 // flood publishes from a goroutine and reports progress after every call.
@@ -288,7 +139,7 @@ func (f *flood) stalls(stall time.Duration) bool {
 func TestCompareEventIDs(t *testing.T) {
 	t.Run("r3labs", func(t *testing.T) {
 		s, _, srv := newR3(t)
-		first := dialSSE(t, srv, "/?stream=s", "", false)
+		first := dialSSE(t, srv, "/?stream=s", "")
 		evs := make([]*r3sse.Event, 3)
 		for i := range evs {
 			evs[i] = &r3sse.Event{ID: fmt.Appendf(nil, "sensor-a-%d", 17+i), Data: fmt.Appendf(nil, "reading %d", i)}
@@ -296,13 +147,13 @@ func TestCompareEventIDs(t *testing.T) {
 		}
 		var live []string
 		for i := range evs {
-			ev := first.next(t)
+			ev := first.MustNext(t, cmpWait)
 			if want := fmt.Sprintf("reading %d", i); string(ev.Data) != want {
 				t.Fatalf("live event %d: data %q, want %q", i, ev.Data, want)
 			}
 			live = append(live, ev.LastEventID)
 		}
-		if !equal(live, []string{"0", "1", "2"}) {
+		if !slices.Equal(live, []string{"0", "1", "2"}) {
 			t.Fatalf("r3labs sent IDs %q for sensor-a-17..19; the defect is gone", live)
 		}
 		if string(evs[0].ID) != "0" {
@@ -310,25 +161,25 @@ func TestCompareEventIDs(t *testing.T) {
 		}
 		// Every event is in the log now (a subscriber got each after it was
 		// logged): a new client without Last-Event-ID gets the whole history.
-		fresh := dialSSE(t, srv, "/?stream=s", "", false)
+		fresh := dialSSE(t, srv, "/?stream=s", "")
 		var replayed []string
 		for i := range evs {
-			ev := fresh.next(t)
+			ev := fresh.MustNext(t, cmpWait)
 			if want := fmt.Sprintf("reading %d", i); string(ev.Data) != want {
 				t.Fatalf("replayed event %d: data %q, want %q", i, ev.Data, want)
 			}
 			replayed = append(replayed, ev.LastEventID)
 		}
-		if !equal(replayed, []string{"0", "1", "2"}) {
+		if !slices.Equal(replayed, []string{"0", "1", "2"}) {
 			t.Fatalf("new client got IDs %q, want the whole history 0,1,2", replayed)
 		}
 		t.Logf("r3labs: IDs sensor-a-17..19 sent as %q; a new client without Last-Event-ID was replayed %q", live, replayed)
 	})
 
 	t.Run("tempstream", func(t *testing.T) {
-		epoch := NewEpoch(time.Now())
-		st, srv := newOurs(t, StreamOptions{Epoch: epoch}, nil)
-		first := dialSSE(t, srv, "/?stream=s", "", false)
+		epoch := sse.NewEpoch(time.Now())
+		st, srv := newOurs(t, sse.StreamOptions{Epoch: epoch}, nil)
+		first := dialSSE(t, srv, "/?stream=s", "")
 		var ids []string
 		for i := range 3 {
 			id, err := st.Publish("", fmt.Appendf(nil, "reading %d", i))
@@ -337,24 +188,24 @@ func TestCompareEventIDs(t *testing.T) {
 			}
 			ids = append(ids, id)
 		}
-		want := []string{FormatID(epoch, 1), FormatID(epoch, 2), FormatID(epoch, 3)}
-		if !equal(ids, want) {
+		want := []string{sse.FormatID(epoch, 1), sse.FormatID(epoch, 2), sse.FormatID(epoch, 3)}
+		if !slices.Equal(ids, want) {
 			t.Fatalf("Publish returned IDs %q, want %q", ids, want)
 		}
 		for i := range ids {
-			if ev := first.next(t); ev.LastEventID != ids[i] || string(ev.Data) != fmt.Sprintf("reading %d", i) {
+			if ev := first.MustNext(t, cmpWait); ev.LastEventID != ids[i] || string(ev.Data) != fmt.Sprintf("reading %d", i) {
 				t.Fatalf("live event %d: %+v, want ID %s", i, ev, ids[i])
 			}
 		}
-		fresh := dialSSE(t, srv, "/?stream=s", "", false)
-		if ev := fresh.next(t); ev.LastEventID != ids[2] {
+		fresh := dialSSE(t, srv, "/?stream=s", "")
+		if ev := fresh.MustNext(t, cmpWait); ev.LastEventID != ids[2] {
 			t.Fatalf("new client's first event has ID %q, want the newest, %s", ev.LastEventID, ids[2])
 		}
 		id4, err := st.Publish("", []byte("reading 3"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ev := fresh.next(t); ev.LastEventID != id4 {
+		if ev := fresh.MustNext(t, cmpWait); ev.LastEventID != id4 {
 			t.Fatalf("new client's second event has ID %q, want %s (no history before the newest)", ev.LastEventID, id4)
 		}
 	})
@@ -367,24 +218,24 @@ func TestCompareEventIDs(t *testing.T) {
 func TestCompareResumeAfterRestart(t *testing.T) {
 	t.Run("r3labs", func(t *testing.T) {
 		old, _, oldSrv := newR3(t)
-		c := dialSSE(t, oldSrv, "/?stream=s", "", false)
+		c := dialSSE(t, oldSrv, "/?stream=s", "")
 		for i := range 3 {
 			old.Publish("s", &r3sse.Event{Data: fmt.Appendf(nil, "old %d", i)})
 		}
 		var last string
 		for range 3 {
-			last = c.next(t).LastEventID
+			last = c.MustNext(t, cmpWait).LastEventID
 		}
 		restarted, _, newSrv := newR3(t)
-		witness := dialSSE(t, newSrv, "/?stream=s", "", false)
+		witness := dialSSE(t, newSrv, "/?stream=s", "")
 		for i := range 5 {
 			restarted.Publish("s", &r3sse.Event{Data: fmt.Appendf(nil, "new %d", i)})
 		}
 		for range 5 {
-			witness.next(t) // all five are in the log
+			witness.MustNext(t, cmpWait) // all five are in the log
 		}
-		resumed := dialSSE(t, newSrv, "/?stream=s", last, false)
-		ev := resumed.next(t)
+		resumed := dialSSE(t, newSrv, "/?stream=s", last)
+		ev := resumed.MustNext(t, cmpWait)
 		if ev.Type != "message" || string(ev.Data) != "new 2" || ev.LastEventID != "2" {
 			t.Fatalf("resume with %q after a restart: first event %+v, want new 2 with ID 2 (new 0 and new 1 silently skipped)", last, ev)
 		}
@@ -393,24 +244,24 @@ func TestCompareResumeAfterRestart(t *testing.T) {
 
 	t.Run("tempstream", func(t *testing.T) {
 		t0 := time.Now()
-		oldSt, oldSrv := newOurs(t, StreamOptions{Epoch: NewEpoch(t0)}, nil)
-		c := dialSSE(t, oldSrv, "/?stream=s", "", false)
-		MustPublish(t, oldSt, 3)
+		oldSt, oldSrv := newOurs(t, sse.StreamOptions{Epoch: sse.NewEpoch(t0)}, nil)
+		c := dialSSE(t, oldSrv, "/?stream=s", "")
+		sse.MustPublish(t, oldSt, 3)
 		var last string
 		for range 3 {
-			last = c.next(t).LastEventID
+			last = c.MustNext(t, cmpWait).LastEventID
 		}
-		newEpoch := NewEpoch(t0.Add(time.Second))
-		newSt, newSrv := newOurs(t, StreamOptions{Epoch: newEpoch}, nil)
-		ids := MustPublish(t, newSt, 5)
-		resumed := dialSSE(t, newSrv, "/?stream=s", last, false)
-		ev := resumed.next(t)
-		var info ResetInfo
-		if ev.Type != "reset" || json.Unmarshal(ev.Data, &info) != nil || info.Reason != ResetUnknown || info.OldestID != ids[0] {
+		newEpoch := sse.NewEpoch(t0.Add(time.Second))
+		newSt, newSrv := newOurs(t, sse.StreamOptions{Epoch: newEpoch}, nil)
+		ids := sse.MustPublish(t, newSt, 5)
+		resumed := dialSSE(t, newSrv, "/?stream=s", last)
+		ev := resumed.MustNext(t, cmpWait)
+		var info sse.ResetInfo
+		if ev.Type != "reset" || json.Unmarshal(ev.Data, &info) != nil || info.Reason != sse.ResetUnknown || info.OldestID != ids[0] {
 			t.Fatalf("resume with %q after a restart: first event %+v, want a reset (unknown, oldest %s)", last, ev, ids[0])
 		}
 		for _, id := range ids {
-			if ev := resumed.next(t); ev.LastEventID != id {
+			if ev := resumed.MustNext(t, cmpWait); ev.LastEventID != id {
 				t.Fatalf("after the reset got %+v, want %s", ev, id)
 			}
 		}
@@ -427,28 +278,28 @@ func TestCompareNonIntegerLastEventID(t *testing.T) {
 		for i := range 3 {
 			s.Publish("s", &r3sse.Event{Data: fmt.Appendf(nil, "%d", i)})
 		}
-		c := dialSSE(t, srv, "/?stream=s", resume, false)
-		if c.Status != http.StatusBadRequest {
-			t.Fatalf("r3labs answered Last-Event-ID %q with %d, want 400", resume, c.Status)
+		c := dialSSE(t, srv, "/?stream=s", resume)
+		if c.Resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("r3labs answered Last-Event-ID %q with %d, want 400", resume, c.Resp.StatusCode)
 		}
-		t.Logf("r3labs: Last-Event-ID %q answered %d %q", resume, c.Status, strings.TrimSpace(c.Body))
+		t.Logf("r3labs: Last-Event-ID %q answered %d %q", resume, c.Resp.StatusCode, strings.TrimSpace(c.Text))
 	})
 
 	t.Run("tempstream", func(t *testing.T) {
-		st, srv := newOurs(t, StreamOptions{Epoch: NewEpoch(time.Now())}, nil)
-		ids := MustPublish(t, st, 3)
-		c := dialSSE(t, srv, "/?stream=s", resume, false)
-		if c.Status != http.StatusOK {
-			t.Fatalf("status %d %q, want 200", c.Status, c.Body)
+		st, srv := newOurs(t, sse.StreamOptions{Epoch: sse.NewEpoch(time.Now())}, nil)
+		ids := sse.MustPublish(t, st, 3)
+		c := dialSSE(t, srv, "/?stream=s", resume)
+		if c.Resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d %q, want 200", c.Resp.StatusCode, c.Text)
 		}
-		ev := c.next(t)
-		var info ResetInfo
+		ev := c.MustNext(t, cmpWait)
+		var info sse.ResetInfo
 		if ev.Type != "reset" || json.Unmarshal(ev.Data, &info) != nil ||
-			info != (ResetInfo{Reason: ResetUnknown, LastEventID: resume, OldestID: ids[0]}) {
+			info != (sse.ResetInfo{Reason: sse.ResetUnknown, LastEventID: resume, OldestID: ids[0]}) {
 			t.Fatalf("first event %+v, want a reset (unknown)", ev)
 		}
 		for _, id := range ids {
-			if ev := c.next(t); ev.LastEventID != id {
+			if ev := c.MustNext(t, cmpWait); ev.LastEventID != id {
 				t.Fatalf("got %+v, want %s", ev, id)
 			}
 		}
@@ -461,37 +312,37 @@ func TestCompareNonIntegerLastEventID(t *testing.T) {
 func TestCompareResumeIsExclusive(t *testing.T) {
 	t.Run("r3labs", func(t *testing.T) {
 		s, _, srv := newR3(t)
-		first := dialSSE(t, srv, "/?stream=s", "", false)
+		first := dialSSE(t, srv, "/?stream=s", "")
 		for i := range 5 {
 			s.Publish("s", &r3sse.Event{Data: fmt.Appendf(nil, "event %d", i+1)})
 		}
-		first.next(t)
-		second := first.next(t)
-		resumed := dialSSE(t, srv, "/?stream=s", second.LastEventID, false)
+		first.MustNext(t, cmpWait)
+		second := first.MustNext(t, cmpWait)
+		resumed := dialSSE(t, srv, "/?stream=s", second.LastEventID)
 		var got []string
 		for range 4 {
-			ev := resumed.next(t)
+			ev := resumed.MustNext(t, cmpWait)
 			got = append(got, ev.LastEventID+"="+string(ev.Data))
 		}
 		want := []string{"1=event 2", "2=event 3", "3=event 4", "4=event 5"}
-		if !equal(got, want) {
+		if !slices.Equal(got, want) {
 			t.Fatalf("resume with %q: got %q, want %q (event 2 again)", second.LastEventID, got, want)
 		}
 		t.Logf("r3labs: resume with Last-Event-ID %q (event 2) replayed %q", second.LastEventID, got)
 	})
 
 	t.Run("tempstream", func(t *testing.T) {
-		st, srv := newOurs(t, StreamOptions{Epoch: NewEpoch(time.Now())}, nil)
-		first := dialSSE(t, srv, "/?stream=s", "", false)
-		ids := MustPublish(t, st, 5)
-		first.next(t)
-		second := first.next(t)
+		st, srv := newOurs(t, sse.StreamOptions{Epoch: sse.NewEpoch(time.Now())}, nil)
+		first := dialSSE(t, srv, "/?stream=s", "")
+		ids := sse.MustPublish(t, st, 5)
+		first.MustNext(t, cmpWait)
+		second := first.MustNext(t, cmpWait)
 		if second.LastEventID != ids[1] {
 			t.Fatalf("second event %+v, want %s", second, ids[1])
 		}
-		resumed := dialSSE(t, srv, "/?stream=s", second.LastEventID, false)
+		resumed := dialSSE(t, srv, "/?stream=s", second.LastEventID)
 		for _, id := range ids[2:] {
-			if ev := resumed.next(t); ev.LastEventID != id {
+			if ev := resumed.MustNext(t, cmpWait); ev.LastEventID != id {
 				t.Fatalf("resume with %s: got %+v, want %s", second.LastEventID, ev, id)
 			}
 		}
@@ -523,13 +374,14 @@ func TestCompareStalledSubscriber(t *testing.T) {
 				<-f.done
 			}
 		})
-		normal := dialSSE(t, srv, "/?stream=s", "", true)
+		normal := dialSSE(t, srv, "/?stream=s", "").Record(t)
 		f = startFlood(maxEvents, func(int) { s.Publish("s", &r3sse.Event{Data: payload}) })
 		if !f.stalls(stall) {
 			t.Fatalf("all %d publishes returned within %v of each other: r3labs did not block", maxEvents, stall)
 		}
 		blockedAt := f.published.Load()
-		got := normal.count.Load()
+		evs, _, _ := normal.Snapshot()
+		got := int64(len(evs))
 		// The stream goroutine is stuck on event k for the stalled client,
 		// with k+1 ... k+1024 in its buffer: the normal client has at most k.
 		if got > blockedAt-r3sse.DefaultBufferSize {
@@ -549,9 +401,9 @@ func TestCompareStalledSubscriber(t *testing.T) {
 
 	t.Run("tempstream", func(t *testing.T) {
 		reg := prometheus.NewRegistry()
-		logs := newNotifyBuffer()
-		h := &Handler{WriteTimeout: cmpWait, Logger: slog.New(slog.NewJSONHandler(logs, nil))}
-		st, srv := newOurs(t, StreamOptions{Epoch: NewEpoch(time.Now()), Retention: 4096, QueueLimit: 1024, Metrics: NewMetrics(reg)}, h)
+		logs := testlog.New()
+		h := &sse.Handler{WriteTimeout: cmpWait, Logger: slog.New(slog.NewJSONHandler(logs, nil))}
+		st, srv := newOurs(t, sse.StreamOptions{Epoch: sse.NewEpoch(time.Now()), Retention: 4096, QueueLimit: 1024, Metrics: sse.NewMetrics(reg)}, h)
 		var f *flood
 		stalled := dialStalled(t, srv)
 		t.Cleanup(func() {
@@ -581,167 +433,44 @@ func TestCompareStalledSubscriber(t *testing.T) {
 		if n := f.published.Load(); n != maxEvents || pubErr != nil {
 			t.Fatalf("published %d of %d, error %v", n, maxEvents, pubErr)
 		}
-		remote := stalled.LocalAddr().String()
-		if reason := closedReason(t, logs, remote); reason != endSlow.String() {
-			t.Fatalf("stalled subscriber's response closed with %q, want %q", reason, endSlow)
+		remote := stalled.Local()
+		// "too slow" is what the handler logs for an evicted subscriber.
+		if reason := logs.WaitClosed(t, cmpWait, remote).Str("reason"); reason != "too slow" {
+			t.Fatalf("stalled subscriber's response closed with %q, want %q", reason, "too slow")
 		}
-		if v := counterValue(t, reg, "tempstream_sse_slow_subscribers_dropped_total", "queue"); v < 1 {
+		if v := metricValue(t, reg, "tempstream_sse_slow_subscribers_dropped_total", "stream", "s", "reason", "queue"); v < 1 {
 			t.Fatalf("slow_subscribers_dropped_total{reason=queue} = %v, want >= 1", v)
 		}
-		events, reconnects := normal.waitFor(t, lastID)
+		events, reconnects := reached(t, normal, lastID)
 		t.Logf("tempstream: %d publishes of 1 KiB in %v, none blocked; stalled subscriber evicted; normal client reached the newest event %s (%d events, %d reconnects with Last-Event-ID)",
 			maxEvents, took.Round(time.Millisecond), lastID, events, reconnects)
 	})
 }
 
-// closedReason waits for the handler's "stream closed" log line of the
-// connection from remote and returns its reason.
-func closedReason(t *testing.T, logs *notifyBuffer, remote string) string {
+// follow reads stream "s" the way a browser's EventSource does
+// (ssetest.Follower): when a response ends it reconnects at once, with
+// Last-Event-ID. It returns once the first response head came.
+func follow(t *testing.T, srv *httptest.Server) *ssetest.Follower {
 	t.Helper()
-	deadline := time.NewTimer(cmpWait)
-	defer deadline.Stop()
-	for {
-		for line := range strings.SplitSeq(logs.String(), "\n") {
-			var rec struct{ Msg, Remote, Reason string }
-			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "stream closed" && rec.Remote == remote {
-				return rec.Reason
-			}
-		}
-		select {
-		case <-logs.poke:
-		case <-deadline.C:
-			t.Fatalf("the response to %s is still open after %v", remote, cmpWait)
-		}
-	}
+	return ssetest.Follow(t, ssetest.Open(t, srv.URL+"/?stream=s", ssetest.Options{Client: srv.Client(), Timeout: cmpWait}), ssetest.FollowOptions{})
 }
 
-// counterValue returns the counter name{reason} of stream "s" in reg.
-func counterValue(t *testing.T, reg *prometheus.Registry, name, reason string) float64 {
+// reached waits until the follower has read the event id (reset events
+// aside) and returns how many events it read and how often it reconnected.
+func reached(t *testing.T, fl *ssetest.Follower, id string) (events, reconnects int) {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			labels := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				labels[lp.GetName()] = lp.GetValue()
-			}
-			if labels["stream"] == "s" && labels["reason"] == reason {
-				return m.GetCounter().GetValue()
+	var last string
+	fl.Wait(t, 2*cmpWait, "the follower reaching the newest event "+id, func(evs []sse.Received) bool {
+		events, last = 0, ""
+		for _, ev := range evs {
+			if ev.Type != "reset" {
+				events, last = events+1, ev.LastEventID
 			}
 		}
-	}
-	t.Fatalf("no %s{stream=s,reason=%s}", name, reason)
-	return 0
-}
-
-// follower reads stream "s" the way a browser's EventSource does: when a
-// response ends it reconnects at once, with Last-Event-ID.
-type follower struct {
-	mu         sync.Mutex
-	last       string
-	events     int
-	reconnects int
-	poke       chan struct{}
-	done       chan struct{}
-}
-
-// follow connects a follower and returns once the first response head came.
-func follow(t *testing.T, srv *httptest.Server) *follower {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	fl := &follower{poke: make(chan struct{}, 1), done: make(chan struct{})}
-	connect := func() (*http.Response, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/?stream=s", nil)
-		if err != nil {
-			return nil, err
-		}
-		fl.mu.Lock()
-		if fl.last != "" {
-			req.Header.Set("Last-Event-ID", fl.last)
-		}
-		fl.mu.Unlock()
-		return srv.Client().Do(req)
-	}
-	timer := time.AfterFunc(cmpWait, cancel)
-	resp, err := connect()
-	if !timer.Stop() || err != nil {
-		cancel()
-		t.Fatalf("follower: no response head: %v", err)
-	}
-	go func() {
-		defer close(fl.done)
-		for failures := 0; failures < 100; {
-			if resp != nil {
-				fl.consume(resp)
-			}
-			if ctx.Err() != nil {
-				return
-			}
-			fl.mu.Lock()
-			fl.reconnects++
-			fl.mu.Unlock()
-			if resp, err = connect(); err != nil {
-				resp = nil
-				failures++
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-fl.done
+		return last == id
 	})
-	return fl
-}
-
-func (fl *follower) consume(resp *http.Response) {
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return
-	}
-	r := NewReader(resp.Body, 0)
-	for {
-		ev, err := r.Next()
-		if err != nil {
-			return
-		}
-		if ev.Type == "reset" {
-			continue
-		}
-		fl.mu.Lock()
-		fl.last = ev.LastEventID
-		fl.events++
-		fl.mu.Unlock()
-		select {
-		case fl.poke <- struct{}{}:
-		default:
-		}
-	}
-}
-
-// waitFor waits until the follower has read the event id.
-func (fl *follower) waitFor(t *testing.T, id string) (events, reconnects int) {
-	t.Helper()
-	deadline := time.NewTimer(2 * cmpWait)
-	defer deadline.Stop()
-	for {
-		fl.mu.Lock()
-		last, events, reconnects := fl.last, fl.events, fl.reconnects
-		fl.mu.Unlock()
-		if last == id {
-			return events, reconnects
-		}
-		select {
-		case <-fl.poke:
-		case <-deadline.C:
-			t.Fatalf("follower at %q, not at the newest event %s, after %v", last, id, 2*cmpWait)
-		}
-	}
+	_, _, conns := fl.Snapshot()
+	return events, len(conns) - 1
 }
 
 // TestCompareEventLogGrowth: r3labs' replay log (AutoReplay is on by
@@ -756,9 +485,9 @@ func TestCompareEventLogGrowth(t *testing.T) {
 		}
 		// The log is written by the stream's goroutine: read its length only
 		// once a client has been sent the last event, which comes after it.
-		c := dialSSE(t, srv, "/?stream=s", "", false)
+		c := dialSSE(t, srv, "/?stream=s", "")
 		got := 0
-		for ev := c.next(t); ; ev = c.next(t) {
+		for ev := c.MustNext(t, cmpWait); ; ev = c.MustNext(t, cmpWait) {
 			got++
 			if ev.LastEventID == fmt.Sprint(n-1) {
 				break
@@ -774,16 +503,15 @@ func TestCompareEventLogGrowth(t *testing.T) {
 	})
 
 	t.Run("tempstream", func(t *testing.T) {
-		st, _ := newOurs(t, StreamOptions{Epoch: NewEpoch(time.Now())}, nil)
-		MustPublish(t, st, n)
-		retained := 0
-		for i := range st.ring.slots {
-			if st.ring.slots[i].Load() != nil {
-				retained++
-			}
+		st, srv := newOurs(t, sse.StreamOptions{Epoch: sse.NewEpoch(time.Now())}, nil)
+		ids := sse.MustPublish(t, st, n)
+		if items, _ := st.Since(sse.Earliest, nil, n); len(items) != sse.DefaultRetention {
+			t.Fatalf("the stream retains %d events after %d publishes, want %d", len(items), n, sse.DefaultRetention)
 		}
-		if retained != DefaultRetention {
-			t.Fatalf("ring holds %d events after %d publishes, want %d", retained, n, DefaultRetention)
+		// A new client asking for every retained event gets exactly those.
+		c := dialSSE(t, srv, "/?stream=s", sse.Earliest)
+		if evs := c.Until(t, ids[n-1], cmpWait); len(evs) != sse.DefaultRetention || evs[0].LastEventID != ids[n-sse.DefaultRetention] {
+			t.Fatalf("a client resuming from earliest got %d events from %s, want the %d retained, from %s", len(evs), evs[0].LastEventID, sse.DefaultRetention, ids[n-sse.DefaultRetention])
 		}
 	})
 }
@@ -797,39 +525,40 @@ func TestCompareDataWithNewline(t *testing.T) {
 	const evil, colon = "a\nevent: evil", ":secret"
 	t.Run("r3labs", func(t *testing.T) {
 		s, _, srv := newR3(t)
-		c := dialSSE(t, srv, "/?stream=s", "", false)
+		var raw bytes.Buffer // the body as received
+		c := ssetest.Open(t, srv.URL+"/?stream=s", ssetest.Options{Client: srv.Client(), Timeout: cmpWait, Tap: &raw})
 		s.Publish("s", &r3sse.Event{Data: []byte(evil)})
 		s.Publish("s", &r3sse.Event{Data: []byte(colon)})
 		s.Publish("s", &r3sse.Event{Data: []byte("after")})
-		ev := c.next(t)
+		ev := c.MustNext(t, cmpWait)
 		if ev.Type != "evil" || string(ev.Data) != "a" {
 			t.Fatalf("data %q arrived as %+v: the framing held", evil, ev)
 		}
-		if ev := c.next(t); string(ev.Data) != "after" || ev.LastEventID != "2" {
+		if ev := c.MustNext(t, cmpWait); string(ev.Data) != "after" || ev.LastEventID != "2" {
 			t.Fatalf("after %q got %+v, want the event after it (ID 2): %q was not lost", colon, ev, colon)
 		}
-		raw := c.raw.String()
-		if !strings.Contains(raw, "data: a\nevent: evil\n") || !strings.Contains(raw, "id: 1\n:secret\n\n") {
-			t.Fatalf("wire: %q", raw)
+		if !strings.Contains(raw.String(), "data: a\nevent: evil\n") || !strings.Contains(raw.String(), "id: 1\n:secret\n\n") {
+			t.Fatalf("wire: %q", raw.String())
 		}
-		t.Logf("r3labs: wire %q: dispatched as type %q data %q; %q was dropped as a comment", raw, ev.Type, ev.Data, colon)
+		t.Logf("r3labs: wire %q: dispatched as type %q data %q; %q was dropped as a comment", raw.String(), ev.Type, ev.Data, colon)
 	})
 
 	t.Run("tempstream", func(t *testing.T) {
-		st, srv := newOurs(t, StreamOptions{Epoch: NewEpoch(time.Now())}, nil)
-		c := dialSSE(t, srv, "/?stream=s", "", false)
+		st, srv := newOurs(t, sse.StreamOptions{Epoch: sse.NewEpoch(time.Now())}, nil)
+		var raw bytes.Buffer
+		c := ssetest.Open(t, srv.URL+"/?stream=s", ssetest.Options{Client: srv.Client(), Timeout: cmpWait, Tap: &raw})
 		for _, data := range []string{evil, colon} {
 			if _, err := st.Publish("", []byte(data)); err != nil {
 				t.Fatal(err)
 			}
 		}
 		for _, data := range []string{evil, colon} {
-			if ev := c.next(t); ev.Type != "message" || string(ev.Data) != data {
+			if ev := c.MustNext(t, cmpWait); ev.Type != "message" || string(ev.Data) != data {
 				t.Fatalf("got %+v, want a message with data %q", ev, data)
 			}
 		}
-		if raw := c.raw.String(); !strings.Contains(raw, "data: a\ndata: event: evil\n\n") || !strings.Contains(raw, "data: :secret\n\n") {
-			t.Fatalf("wire: %q", raw)
+		if !strings.Contains(raw.String(), "data: a\ndata: event: evil\n\n") || !strings.Contains(raw.String(), "data: :secret\n\n") {
+			t.Fatalf("wire: %q", raw.String())
 		}
 	})
 }
@@ -868,15 +597,15 @@ func TestCompareCloseWithClientsConnected(t *testing.T) {
 		srv := httptest.NewServer(s)
 		t.Cleanup(srv.Close)
 		before := r3BlockedClosers()
-		clients := []*sseConn{
-			dialSSE(t, srv, "/?stream=a", "", true),
-			dialSSE(t, srv, "/?stream=a", "", true),
-			dialSSE(t, srv, "/?stream=b", "", true),
+		clients := []*ssetest.Recorder{
+			dialSSE(t, srv, "/?stream=a", "").Record(t),
+			dialSSE(t, srv, "/?stream=a", "").Record(t),
+			dialSSE(t, srv, "/?stream=b", "").Record(t),
 		}
 		s.RemoveStream("a")
 		s.Close()
 		for _, c := range clients {
-			if err := c.ended(t); err != io.EOF {
+			if err, _ := c.End(t, cmpWait); err != io.EOF {
 				t.Fatalf("response ended with %v, want EOF", err)
 			}
 		}
@@ -898,20 +627,20 @@ func TestCompareCloseWithClientsConnected(t *testing.T) {
 	})
 
 	t.Run("tempstream", func(t *testing.T) {
-		b := NewBroker(StreamOptions{}, "a", "b")
-		h := &Handler{Broker: b}
+		b := sse.NewBroker(sse.StreamOptions{}, "a", "b")
+		h := &sse.Handler{Broker: b}
 		srv := httptest.NewServer(h)
 		t.Cleanup(srv.Close)
-		clients := []*sseConn{
-			dialSSE(t, srv, "/?stream=a", "", true),
-			dialSSE(t, srv, "/?stream=a", "", true),
-			dialSSE(t, srv, "/?stream=b", "", true),
+		clients := []*ssetest.Recorder{
+			dialSSE(t, srv, "/?stream=a", "").Record(t),
+			dialSSE(t, srv, "/?stream=a", "").Record(t),
+			dialSSE(t, srv, "/?stream=b", "").Record(t),
 		}
 		b.Close()
 		for _, c := range clients {
 			// Close ends every response cleanly (final chunk included), so
 			// the client sees the end of the stream and reconnects.
-			if err := c.ended(t); err != io.EOF {
+			if err, _ := c.End(t, cmpWait); err != io.EOF {
 				t.Fatalf("response ended with %v, want a clean end (io.EOF)", err)
 			}
 		}
