@@ -111,6 +111,9 @@ var errStopped = errors.New("ssetest: follower stopped")
 // reconnect opens the stream on the current target, resuming after old's
 // last event ID, retrying at the client's pace until GiveUp.
 func (f *Follower) reconnect(old *Stream) (*Stream, error) {
+	if old.reopen == nil {
+		return nil, errors.New("ssetest: a Pipe cannot be reopened")
+	}
 	o := old.opts
 	o.LastEventID = old.LastEventID()
 	deadline := time.Now().Add(f.opts.GiveUp)
