@@ -2,9 +2,9 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: test test-deps test-deps-proxies fmt-check vet race fuzz run bench
+.PHONY: test test-deps test-deps-proxies fmt-check vet cross race fuzz run bench
 
-test: test-deps test-deps-proxies fmt-check vet race fuzz
+test: test-deps test-deps-proxies fmt-check vet cross race fuzz
 
 # Debian's chromium (and a font) for the browser test, cmd/tempstream/browser_test.go.
 test-deps:
@@ -33,6 +33,12 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+
+# Builds everywhere Go does: the Linux-only parts (epoll, direct descriptor
+# writes, process groups) sit behind build tags with portable fallbacks.
+cross:
+	GOOS=darwin $(GO) build ./...
+	GOOS=windows $(GO) vet ./...
 
 race:
 	$(GO) test -race -count=1 -timeout 8m ./...

@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -581,7 +580,7 @@ func TestClusterResumeOnLaggingInstance(t *testing.T) {
 	}
 	warm.Close()
 
-	if err := b.ch.Signal(syscall.SIGSTOP); err != nil {
+	if err := b.ch.Pause(); err != nil {
 		t.Fatal(err)
 	}
 	// 1000 readings stored meanwhile: tempstream2 has them all to fetch
@@ -589,7 +588,7 @@ func TestClusterResumeOnLaggingInstance(t *testing.T) {
 	stored := a.mustPost(t, batches.next(1000))
 	n := stored[len(stored)-1]
 	req := ssetest.Send(t, b.ts.url+"/events", ssetest.Options{LastEventID: n.id, Timeout: 5 * time.Second}) // in its socket before it can read it
-	if err := b.ch.Signal(syscall.SIGCONT); err != nil {
+	if err := b.ch.Resume(); err != nil {
 		t.Fatal(err)
 	}
 	next := a.mustPost(t, batches.next(1))[0].seq
@@ -625,7 +624,7 @@ func TestClusterCatchUpKeepsSubscribers(t *testing.T) {
 		col.Wait(t, 5*time.Second, "the first event", func(evs []sse.Received) bool { return len(evs) == 1 })
 	}
 
-	if err := b.ch.Signal(syscall.SIGSTOP); err != nil {
+	if err := b.ch.Pause(); err != nil {
 		t.Fatal(err)
 	}
 	var last uint64
@@ -633,7 +632,7 @@ func TestClusterCatchUpKeepsSubscribers(t *testing.T) {
 		stored := a.mustPost(t, batches.next(1000))
 		last = stored[len(stored)-1].seq
 	}
-	if err := b.ch.Signal(syscall.SIGCONT); err != nil {
+	if err := b.ch.Resume(); err != nil {
 		t.Fatal(err)
 	}
 	for i, col := range cols {

@@ -111,7 +111,7 @@ func (p *Process) Exited() bool {
 // Signal sends sig to the process (to its group, with ProcOptions.Group).
 func (p *Process) Signal(sig syscall.Signal) error {
 	if p.opts.Group {
-		return syscall.Kill(-p.Cmd.Process.Pid, sig)
+		return signalGroup(p.Cmd.Process.Pid, sig)
 	}
 	return p.Cmd.Process.Signal(sig)
 }

@@ -1,14 +1,11 @@
 package sse
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 var benchData = []byte(`{"data":"23.45","celsius":23.45,"sensor":"sim-1","at":"2026-11-26T01:02:03.456Z"}`)
@@ -147,53 +144,4 @@ func BenchmarkReplay1000(b *testing.B) {
 		}
 		sub.Close()
 	}
-}
-
-// BenchmarkPooledPublish2kSockets: one event published to 2,000 subscribers
-// over real loopback sockets, written by the Handler's writer pool
-// (GOMAXPROCS writers) and read by a goroutine per client. One op is one
-// event read by every client; it includes the kernel's work on both sides
-// and the clients' reads (which count ID lines, allocating nothing).
-func BenchmarkPooledPublish2kSockets(b *testing.B) {
-	const n = 2000
-	br := NewBroker(StreamOptions{Epoch: "e", Retention: 1 << 16, QueueLimit: 1 << 15}, "s")
-	defer br.Close()
-	st, _ := br.Stream("s")
-	h := &Handler{Broker: br, Writers: runtime.GOMAXPROCS(0)}
-	srv := MustServePooled(b, h)
-	var got, target atomic.Int64
-	reached := make(chan struct{}, 1)
-	var readers sync.WaitGroup
-	for range n {
-		s := dialSub(b, srv.URL, nil)
-		_ = s.c.SetReadDeadline(time.Time{})
-		readers.Go(func() {
-			// Count "id:" lines, without parsing or allocating, so
-			// that the figures are the server's.
-			br := bufio.NewReaderSize(s.resp.Body, 4096)
-			for {
-				line, err := br.ReadSlice('\n')
-				if err != nil {
-					return // closed at the end
-				}
-				if bytes.HasPrefix(line, []byte("id: ")) && got.Add(1) == target.Load() {
-					reached <- struct{}{}
-				}
-			}
-		})
-	}
-	b.Cleanup(readers.Wait) // after the connections close (cleanups run last first)
-	waitFor(b, "every response in the pool", func() bool { return h.pooled() == n })
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		target.Add(n)
-		if _, err := st.Publish("temperature", benchData); err != nil {
-			b.Fatal(err)
-		}
-		<-reached
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(n), "subscribers")
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
 }

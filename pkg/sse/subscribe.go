@@ -113,8 +113,8 @@ func (s *Stream) removeLocked(sub *Subscription) bool {
 		s.unfiltered[last] = nil
 		s.unfiltered = s.unfiltered[:last]
 	}
-	for _, f := range sub.follows {
-		delete(f.kl.followers, sub)
+	for i := range sub.follows { // by index: next is the reader's to write
+		delete(sub.follows[i].kl.followers, sub)
 	}
 	return true
 }
@@ -146,8 +146,8 @@ func (sub *Subscription) Close() {
 	defer s.mu.Unlock()
 	s.removeLocked(sub)
 	sub.onEvict = nil
-	for _, f := range sub.follows {
-		if kl := f.kl; kl.latest == nil && len(kl.followers) == 0 && s.keys[kl.key] == kl {
+	for i := range sub.follows {
+		if kl := sub.follows[i].kl; kl.latest == nil && len(kl.followers) == 0 && s.keys[kl.key] == kl {
 			delete(s.keys, kl.key)
 		}
 	}
