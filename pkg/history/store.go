@@ -58,4 +58,3 @@ type Store interface {
 	Kind() string
 	Close()
 }
-
