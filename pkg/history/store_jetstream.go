@@ -25,65 +25,80 @@ import (
 //
 // # The history stream
 //
-// HistoryStream (TEMPSTREAM_HISTORY) holds one message per bucket, on the
-// subject <HistorySubject>.<m|h>.<sensor>.<bucket start, Unix seconds>
-// (tempstream.history.m.lab-1.1764127200), with MaxMsgsPerSubject 1: the
-// newest version of a bucket replaces the one before, as in a KV bucket. Its
-// data is JSON, {"min":…,"max":…,"sum":…,"n":…,"upTo":…,"ep":…}: the
-// aggregate, the highest readings-stream sequence number it accounts for and
-// the readings stream's creation time (a stream created anew numbers from 1
-// again). A version holds exactly the readings of its bucket numbered up to
-// upTo. Each version is written with a Nats-TTL of bucket end + HistoryAge -
-// now, so a bucket lives HistoryAge past its end however late it was
-// written (a backfill of last week expires when last week's buckets should,
-// not 30 days after the backfill); the stream's MaxAge (HistoryAge + 1 h)
-// only backs that up. <HistorySubject>.checkpoint holds {"seq":C,"ep":…}:
-// every reading numbered up to C is in the stored buckets.
+// HistoryStream (TEMPSTREAM_HISTORY) holds blocks of buckets: the minutes of
+// one hour of one sensor, on <HistorySubject>.m.<sensor>.<hour start, Unix
+// seconds>, and the hours of one UTC day, on <HistorySubject>.h.<sensor>.<day
+// start> (tempstream.history.m.lab-1.1764126000). MaxMsgsPerSubject is 1: the
+// newest version of a block replaces the one before, as in a KV bucket. A
+// block's data (binary, storedBlock.encode) holds its buckets (min, max,
+// sum, count), the highest readings-stream sequence number it accounts for
+// (upTo) and the readings stream's creation time (a stream created anew
+// numbers from 1 again). A version holds exactly the readings of its sensor
+// and span numbered up to upTo. Each version is written with a Nats-TTL of
+// block end + HistoryAge - now, so a block lives HistoryAge past its end
+// however late it was written (a backfill of last week expires when last
+// week does, not HistoryAge after the backfill); the stream's MaxAge
+// (HistoryAge + 1 h) only backs that up, and queries leave out buckets that
+// ended more than HistoryAge ago. <HistorySubject>.checkpoint holds
+// {"seq":C,"ep":…}: every reading numbered up to C is in the stored blocks.
+//
+// Why blocks, not a message per bucket (as first built): a day of minutes
+// is 1,440 messages to read, and the server's per-message cost of a direct
+// get (headers rewritten for each) made that 12 ms at the median and 50 ms
+// at p99 here, where 25 blocks take under 1 ms; and the server keeps an
+// index entry per subject, which for 1,000 sensors and 30 days would be 43
+// million subjects instead of 750,000. The price is write volume: each
+// flush rewrites a sensor's current blocks whole (up to 1.6 KB for an hour of
+// minutes, 0.7 KB for a day of hours; about 1.3 KB a second per live sensor
+// on average, against about 0.4 KB with a message per bucket).
 //
 // # Building it
 //
 // Each instance follows the readings stream with one ordered consumer of
 // its own, from the checkpoint on, and keeps the readings it consumed since
-// its last flush, per bucket (at most FlushEvery, or 200,000 readings while
+// its last flush, per block (at most FlushEvery, or 200,000 readings while
 // catching up). A flush, at position P (the last reading consumed):
 //
 //  1. reads the checkpoint; readings up to it are stored already and are
 //     dropped (another instance got there first: with several instances
 //     usually the whole flush is dropped, and only one of them writes);
-//  2. merges into each changed bucket's stored version (known from this
+//  2. merges into each changed block's stored version (known from this
 //     instance's last write of it, or read with one batched direct get) the
 //     readings numbered above its upTo, and writes it with upTo = P and
 //     Nats-Expected-Last-Subject-Sequence = the version merged into (0: none).
 //     On a conflict it reads the new version and merges again, only what
 //     is above that version's upTo. The readings stay in memory until
-//     their bucket is written;
-//  3. once every changed bucket is written, moves the checkpoint to P
+//     their block is written;
+//  3. once every changed block is written, moves the checkpoint to P
 //     (compare-and-set too; never backwards).
 //
 // So a reading is counted once: a version's writer held every reading of
-// the bucket between the version it merged into and P (it consumed them all,
+// the block between the version it merged into and P (it consumed them all,
 // and anything at or before its starting checkpoint was stored already), and
 // a later writer adds only readings above upTo. A crash anywhere (in the
-// middle of a flush, between the buckets and the checkpoint) leaves stored
+// middle of a flush, between the blocks and the checkpoint) leaves stored
 // versions that are each complete up to their own upTo, and the replay from
 // the checkpoint skips what they hold. No leader is elected: compare-and-set
 // makes concurrent writers safe, and the checkpoint makes them cheap.
+//
+// What the readings stream drops before an instance consumed it (its
+// MaxMsgs or MaxAge, while no instance ran) is lost to the summaries, and
+// logged.
 //
 // We did not keep the summaries in the memory of each instance (rebuilt from
 // the readings stream at start): the readings stream keeps --max-age (24 h),
 // the history 30 days, and memory would grow with the history's length. We
 // did not use JetStream's KV API: it is this same stream layout, but it
-// hides the per-message TTL and the batched direct get that the queries need.
+// hides the per-message TTL and the batched direct get the queries need.
 //
 // # Reading it
 //
-// Summaries asks for the buckets of its range by name, in direct gets of up
+// Summaries asks for the blocks of its range by name, in direct gets of up
 // to 1,000 subjects each (multi_last; the server answers at most 1,024 a
-// request), the requests in flight together: a day of minutes is two
-// requests, 30 days of hours one. An ordered consumer with
-// DeliverLastPerSubject would read every bucket of the sensor (30 days of
-// minutes, 43,200, for a one-day query), and direct gets one by one cost a
-// round trip each.
+// request), the requests in flight together: a day of minutes is 25 blocks,
+// 30 days of hours 31, one request each. An ordered consumer with
+// DeliverLastPerSubject would read every block of the sensor, and direct
+// gets one by one cost a round trip each.
 //
 // Raw reads the readings stream: a consumer filtered on the sensor's
 // subject from the storage time from - reading.MaxFuture, keeping readings
@@ -110,10 +125,10 @@ type JetStreamStore struct {
 
 	f follower // the follower goroutine's own
 
-	// In tests: hookWritten is called after each bucket write is sent in a
-	// flush, with how many were sent; hookCheckpoint before the checkpoint
-	// is written.
-	hookWritten    func(n int)
+	// In tests: hookWritten is called after each block write is sent in a
+	// flush, with how many were sent of how many; hookCheckpoint before the
+	// checkpoint is written.
+	hookWritten    func(n, total int)
 	hookCheckpoint func()
 }
 
@@ -166,8 +181,8 @@ func openJetStream(ctx context.Context, js jetstream.JetStream, o JetStreamOptio
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.HistoryAge < time.Minute {
-		return nil, fmt.Errorf("history: HistoryAge %v is under a minute", o.HistoryAge)
+	if o.HistoryAge < 0 {
+		return nil, fmt.Errorf("history: HistoryAge %v is negative", o.HistoryAge)
 	}
 	s := &JetStreamStore{
 		o:         o,
@@ -256,24 +271,34 @@ func (s *JetStreamStore) Summaries(ctx context.Context, sensor string, g Granula
 	if latest := now.Add(reading.MaxFuture + w); to.After(latest) {
 		to = latest
 	}
-	start := from.Truncate(w)
-	if start.Before(from) {
-		start = start.Add(w)
+	if !from.Before(to) {
+		return nil, nil
 	}
+	bw := blockWidth(g)
 	var subjects []string
-	for t := start; t.Before(to); t = t.Add(w) {
-		subjects = append(subjects, bucketSubject(s.o.HistorySubject, g, sensor, t))
+	for t := from.Truncate(bw); t.Before(to); t = t.Add(bw) {
+		subjects = append(subjects, blockSubject(s.o.HistorySubject, g, sensor, t))
 	}
-	out := make([]Bucket, 0, len(subjects))
-	var bad error
+	var (
+		out []Bucket
+		b   storedBlock
+		bad error
+	)
 	err := lastMsgs(ctx, s.nc, s.apiPrefix, s.o.HistoryStream, subjects, func(subj string, _ uint64, data []byte) {
 		start, ok := startOfSubject(subj)
-		b, err := decodeBucket(data)
-		if !ok || err != nil {
-			bad = cmpErr(bad, fmt.Errorf("history: bucket %s: %q", subj, data))
+		if !ok {
 			return
 		}
-		out = append(out, Bucket{Start: start, Min: b.Min, Max: b.Max, Sum: b.Sum, Count: b.Count})
+		if err := decodeBlock(data, &b); err != nil {
+			bad = cmpErr(bad, fmt.Errorf("history: block %s: %w", subj, err))
+			return
+		}
+		for i, a := range b.Buckets {
+			at := start.Add(time.Duration(i) * w)
+			if a.Count > 0 && !at.Before(from) && at.Before(to) {
+				out = append(out, Bucket{Start: at, Min: a.Min, Max: a.Max, Sum: a.Sum, Count: a.Count})
+			}
+		}
 	})
 	if err = cmpErr(err, bad); err != nil {
 		return nil, err

@@ -22,7 +22,7 @@ const (
 	// maxPending readings (each in two buckets) are held before a flush
 	// even if FlushEvery has not passed: catching up flushes in steps.
 	maxPending = 200_000
-	// maxInFlight bucket writes wait for their acknowledgements together.
+	// maxInFlight block writes wait for their acknowledgements together.
 	maxInFlight = 1000
 	// maxRounds of conflicts a flush resolves before it gives up (and
 	// tries again later with what it holds).
@@ -39,7 +39,7 @@ var errReadingsReplaced = errors.New("history: the readings stream was created a
 type follower struct {
 	epoch   int64  // the readings stream's creation time, Unix ns (0: not yet known)
 	pos     uint64 // the last reading consumed
-	pending map[string]*pendingBucket
+	pending map[string]*pendingBlock
 	held    int // readings held in pending (each counted once)
 	cache   map[string]*knownVersion
 	gen     uint64 // flushes done, for the cache's eviction
@@ -51,25 +51,26 @@ type follower struct {
 	lost      uint64 // readings gone from the readings stream before they were consumed
 }
 
-// pendingBucket holds the readings consumed for one bucket since it was
-// last written, in the order consumed.
-type pendingBucket struct {
+// pendingBlock holds the readings consumed for one block since it was last
+// written, in the order consumed, with their buckets' offsets.
+type pendingBlock struct {
 	g     Granularity
 	start time.Time
 	seqs  []uint64
 	vals  []float64
+	offs  []uint8
 }
 
-// knownVersion is a stored version of a bucket (seq 0: none).
+// knownVersion is a stored version of a block (seq 0: none).
 type knownVersion struct {
 	seq uint64
-	b   storedBucket
+	b   *storedBlock
 	gen uint64
 }
 
 func (s *JetStreamStore) run(ctx context.Context) {
 	defer close(s.done)
-	s.f.pending = map[string]*pendingBucket{}
+	s.f.pending = map[string]*pendingBlock{}
 	s.f.cache = map[string]*knownVersion{}
 	for ctx.Err() == nil {
 		err := s.follow(ctx)
@@ -212,18 +213,20 @@ func (s *JetStreamStore) hold(msg jetstream.Msg, prefix string) {
 	held := false
 	for _, g := range [...]Granularity{Minute, Hour} {
 		w := time.Duration(g)
-		start := at.Truncate(w)
-		if !start.Add(w + s.o.HistoryAge).After(now) {
+		bucket := at.Truncate(w)
+		if !bucket.Add(w + s.o.HistoryAge).After(now) {
 			continue // its bucket is past HistoryAge
 		}
-		subj := bucketSubject(s.o.HistorySubject, g, sensor, start)
+		start := at.Truncate(blockWidth(g))
+		subj := blockSubject(s.o.HistorySubject, g, sensor, start)
 		p := f.pending[subj]
 		if p == nil {
-			p = &pendingBucket{g: g, start: start.UTC()}
+			p = &pendingBlock{g: g, start: start.UTC()}
 			f.pending[subj] = p
 		}
 		p.seqs = append(p.seqs, seq)
 		p.vals = append(p.vals, c)
+		p.offs = append(p.offs, uint8(bucket.Sub(start)/w))
 		held = true
 	}
 	if held {
@@ -304,7 +307,7 @@ func (s *JetStreamStore) prune(seq uint64) {
 			delete(f.pending, subj)
 			continue
 		}
-		p.seqs, p.vals = p.seqs[i:], p.vals[i:]
+		p.seqs, p.vals, p.offs = p.seqs[i:], p.vals[i:], p.offs[i:]
 	}
 	if len(f.pending) == 0 {
 		f.held = 0
@@ -315,13 +318,13 @@ func (s *JetStreamStore) prune(seq uint64) {
 func (s *JetStreamStore) readVersions(ctx context.Context, subjects []string) error {
 	f := &s.f
 	for _, subj := range subjects {
-		f.cache[subj] = &knownVersion{gen: f.gen}
+		f.cache[subj] = &knownVersion{b: &storedBlock{}, gen: f.gen}
 	}
 	var bad error
 	err := lastMsgs(ctx, s.nc, s.apiPrefix, s.o.HistoryStream, subjects, func(subj string, seq uint64, data []byte) {
-		b, err := decodeBucket(data)
-		if err != nil {
-			bad = cmpErr(bad, fmt.Errorf("history: bucket %s: %q", subj, data))
+		b := new(storedBlock)
+		if err := decodeBlock(data, b); err != nil {
+			bad = cmpErr(bad, fmt.Errorf("history: block %s: %w", subj, err))
 			return
 		}
 		f.cache[subj] = &knownVersion{seq: seq, b: b, gen: f.gen}
@@ -342,10 +345,10 @@ func (s *JetStreamStore) write(ctx context.Context, todo []string) (conflicts []
 	f := &s.f
 	type inFlight struct {
 		subj string
-		b    storedBucket
+		b    *storedBlock
 		fut  jetstream.PubAckFuture
 	}
-	sent := 0
+	sent, total := 0, len(todo)
 	for len(todo) > 0 {
 		n := min(len(todo), maxInFlight)
 		batch := make([]inFlight, 0, n)
@@ -357,7 +360,7 @@ func (s *JetStreamStore) write(ctx context.Context, todo []string) (conflicts []
 				delete(f.pending, subj)
 				continue
 			}
-			ttl := p.start.Add(time.Duration(p.g) + s.o.HistoryAge).Sub(now)
+			ttl := p.start.Add(blockWidth(p.g) + s.o.HistoryAge).Sub(now)
 			if ttl < time.Second {
 				delete(f.pending, subj) // past HistoryAge by now
 				continue
@@ -374,7 +377,7 @@ func (s *JetStreamStore) write(ctx context.Context, todo []string) (conflicts []
 			batch = append(batch, inFlight{subj, b, fut})
 			sent++
 			if s.hookWritten != nil {
-				s.hookWritten(sent)
+				s.hookWritten(sent, total)
 			}
 		}
 		todo = todo[n:]
@@ -411,31 +414,33 @@ func (s *JetStreamStore) write(ctx context.Context, todo []string) (conflicts []
 
 // merge adds to version v the readings of p it does not hold, and returns
 // the version to write (false: nothing to add).
-func (s *JetStreamStore) merge(p *pendingBucket, v *knownVersion) (storedBucket, bool) {
+func (s *JetStreamStore) merge(p *pendingBlock, v *knownVersion) (*storedBlock, bool) {
 	f := &s.f
-	b := v.b
 	var after uint64 // v holds p's readings up to after
 	switch {
 	case v.seq == 0:
-		b = storedBucket{}
-	case b.Epoch == f.epoch:
-		after = b.UpTo
-	case b.Epoch > f.epoch:
+	case v.b.Epoch == f.epoch:
+		after = v.b.UpTo
+	case v.b.Epoch > f.epoch:
 		// Written from a readings stream created after ours: ours is gone.
-		return storedBucket{}, false
+		return nil, false
 	default:
 		// Written from a readings stream since replaced: it holds none of
 		// the readings of ours.
 	}
-	added := false
-	for i, seq := range p.seqs {
-		if seq > after {
-			b.add(p.vals[i])
-			added = true
-		}
+	i := 0
+	for i < len(p.seqs) && p.seqs[i] <= after {
+		i++
 	}
-	if !added {
-		return storedBucket{}, false
+	if i == len(p.seqs) {
+		return nil, false
+	}
+	b := new(storedBlock)
+	if v.seq != 0 {
+		*b = *v.b
+	}
+	for ; i < len(p.seqs); i++ {
+		b.Buckets[p.offs[i]].add(p.vals[i])
 	}
 	b.UpTo = max(after, f.pos)
 	b.Epoch = f.epoch

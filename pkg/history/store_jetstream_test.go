@@ -3,6 +3,7 @@ package history
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -91,13 +92,14 @@ func randomReadings(rng *rand.Rand, n int, sensors []string, hours int) []readin
 // several points of the flush, with readings also in buckets already stored.
 func TestJetStreamCrashMidFlushLosesAndDoubleCountsNothing(t *testing.T) {
 	for _, tc := range []struct {
-		name    string
-		crashAt func(total int) (afterWrite int, beforeCheckpoint bool)
-		landed  bool // some of its writes are stored
+		name             string
+		afterWrite       func(total int) int // crash after sending this many block writes
+		beforeCheckpoint bool
+		landed           bool // some of its writes are stored
 	}{
-		{"after the first bucket", func(int) (int, bool) { return 1, false }, false},
-		{"half way", func(total int) (int, bool) { return total / 2, false }, true},
-		{"before the checkpoint", func(int) (int, bool) { return 0, true }, true},
+		{"after the first block", func(int) int { return 1 }, false, false},
+		{"half way", func(total int) int { return total / 2 }, false, true},
+		{"before the checkpoint", func(int) int { return -1 }, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(1, 2))
@@ -105,7 +107,7 @@ func TestJetStreamCrashMidFlushLosesAndDoubleCountsNothing(t *testing.T) {
 			_, js := srv.conn(t)
 			createReadings(t, js, 0)
 			sensors := []string{"a", "b", "c"}
-			all := randomReadings(rng, 500, sensors, 5)
+			all := randomReadings(rng, 500, sensors, 30)
 			first := publish(t, js, all)
 			a := openTestStore(t, js, fast, nil)
 			waitSynced(t, a, first, 10*time.Second)
@@ -114,7 +116,7 @@ func TestJetStreamCrashMidFlushLosesAndDoubleCountsNothing(t *testing.T) {
 
 			// More readings, in the same buckets and others; a second
 			// instance crashes while flushing them.
-			more := randomReadings(rng, 800, sensors, 5)
+			more := randomReadings(rng, 800, sensors, 30)
 			all = append(all, more...)
 			last := publish(t, js, more)
 			nc2, js2 := srv.conn(t)
@@ -126,14 +128,13 @@ func TestJetStreamCrashMidFlushLosesAndDoubleCountsNothing(t *testing.T) {
 			}
 			b := openTestStore(t, js2, JetStreamOptions{FlushEvery: time.Hour}, func(s *JetStreamStore) {
 				s.f.lastFlush = time.Now() // the first flush comes with maxPending or Close
-				after, beforeCP := tc.crashAt(2 * 400)
-				s.hookWritten = func(n int) {
-					if n == after {
+				s.hookWritten = func(n, total int) {
+					if n == tc.afterWrite(total) {
 						crash()
 					}
 				}
 				s.hookCheckpoint = func() {
-					if beforeCP {
+					if tc.beforeCheckpoint {
 						crash()
 					}
 				}
@@ -156,11 +157,11 @@ func TestJetStreamCrashMidFlushLosesAndDoubleCountsNothing(t *testing.T) {
 			c := openTestStore(t, js, fast, nil)
 			waitSynced(t, c, last, 10*time.Second)
 			// And readings after the restart.
-			later := randomReadings(rng, 200, sensors, 5)
+			later := randomReadings(rng, 200, sensors, 30)
 			all = append(all, later...)
 			waitSynced(t, c, publish(t, js, later), 10*time.Second)
 			now := time.Now()
-			checkAll(t, c, expected(all), now.Add(-6*time.Hour), now.Add(time.Hour))
+			checkAll(t, c, expected(all), now.Add(-31*time.Hour), now.Add(time.Hour))
 		})
 	}
 }
@@ -217,58 +218,71 @@ func TestJetStreamTwoInstancesAnswerTheSame(t *testing.T) {
 	}
 }
 
-// A bucket is kept HistoryAge past its end, however late it was written,
-// and a reading whose bucket is past it is not kept in that bucket.
+// A bucket is answered for HistoryAge past its end, and its block (an hour
+// of minutes, a day of hours) is stored until the block's end +
+// HistoryAge, however late it was written; a reading whose bucket is past
+// HistoryAge is not kept in it.
 func TestJetStreamRetentionByHistoryAge(t *testing.T) {
 	srv := startJS(t, "")
 	_, js := srv.conn(t)
 	createReadings(t, js, 0)
 	now := time.Now().UTC()
-	e1 := now.Truncate(time.Minute).Add(-2 * time.Minute) // the end of minute b1
-	age := now.Sub(e1) + 3*time.Second                    // b1 expires in about 3 s
-	b1 := e1.Add(-time.Minute)
-	b0, b2 := b1.Add(-time.Minute), e1
+	e := now.Truncate(time.Hour) // the end of the last hour's block of minutes
+	if now.Sub(e) < 5*time.Second {
+		e = e.Add(-time.Hour)
+	}
+	age := now.Sub(e) + 3*time.Second // so it expires in about 3 s
 	last := publish(t, js, []reading.Reading{
-		reading.New("lab-1", 10, b0.Add(time.Second)), // past HistoryAge by minute, not by hour
-		reading.New("lab-1", 11, b1.Add(time.Second)),
-		reading.New("lab-1", 12, b2.Add(time.Second)),
+		reading.New("lab-1", 10, e.Add(-45*time.Minute)), // its minute is past HistoryAge, its hour not
+		reading.New("lab-1", 11, e.Add(-30*time.Second)),
+		reading.New("lab-1", 12, now.Add(-time.Second)),
 	})
 	s := openTestStore(t, js, JetStreamOptions{FlushEvery: 20 * time.Millisecond, HistoryAge: age}, nil)
 	waitSynced(t, s, last, 10*time.Second)
-	from, to := b0.Add(-time.Hour), now.Add(time.Hour)
-	minutes := func() []Bucket {
-		got, err := s.Summaries(context.Background(), "lab-1", Minute, from.Add(-24*time.Hour), to)
+	counts := func(g Granularity) (n []int64) {
+		got, err := s.Summaries(context.Background(), "lab-1", g, e.Add(-48*time.Hour), now.Add(time.Hour))
 		if err != nil {
 			t.Fatal(err)
 		}
-		return got
+		for _, b := range got {
+			n = append(n, b.Count)
+		}
+		return n
 	}
-	if got := minutes(); len(got) != 2 || !got[0].Start.Equal(b1) || !got[1].Start.Equal(b2) {
-		t.Fatalf("minutes at first: %v (b1 %v, b2 %v)", got, b1, b2)
+	stored := func() bool {
+		found := false
+		err := lastMsgs(context.Background(), s.nc, s.apiPrefix, s.o.HistoryStream,
+			[]string{blockSubject(s.o.HistorySubject, Minute, "lab-1", e.Add(-time.Hour))},
+			func(string, uint64, []byte) { found = true })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return found
+	}
+	if got := counts(Minute); !slices.Equal(got, []int64{1, 1}) {
+		t.Fatalf("minutes at first: %v, want the last two readings", got)
+	}
+	if got := counts(Hour); !slices.Equal(got, []int64{2, 1}) {
+		t.Fatalf("hours at first: %v, want the last hour's two readings, then one", got)
+	}
+	if !stored() {
+		t.Fatal("the last hour's block is not stored")
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for len(minutes()) != 1 {
+	for stored() {
 		if time.Now().After(deadline) {
-			t.Fatalf("minute %v still kept %v after its end + HistoryAge: %v", b1, time.Since(e1.Add(age)), minutes())
+			t.Fatalf("the block ending %v still stored %v past HistoryAge", e, time.Since(e.Add(age)))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if got := minutes(); !got[0].Start.Equal(b2) || got[0].Count != 1 {
-		t.Fatalf("minutes after b1 expired: %v", got)
+	if time.Now().Before(e.Add(age)) {
+		t.Fatalf("the block ending %v went before its end + HistoryAge", e)
 	}
-	if time.Now().Before(e1.Add(age)) {
-		t.Fatalf("minute %v went before its end + HistoryAge", b1)
+	if got := counts(Minute); !slices.Equal(got, []int64{1}) {
+		t.Fatalf("minutes after: %v, want the newest reading's", got)
 	}
-	var n int64
-	hours, err := s.Summaries(context.Background(), "lab-1", Hour, from, to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, h := range hours {
-		n += h.Count
-	}
-	if n != 3 {
-		t.Fatalf("hours: %v, want the three readings", hours)
+	if got := counts(Hour); !slices.Equal(got, []int64{1}) {
+		t.Fatalf("hours after: %v, want the newest reading's", got)
 	}
 }
 
