@@ -9,6 +9,9 @@
 //	go run ./bench/history -dir /tmp/hbench build
 //	go run ./bench/history -dir /tmp/hbench query
 //	go run ./bench/history -dir /tmp/hbench-empty query   # the same with nothing stored
+//	go run ./bench/history -dir /tmp/hbench purge         # keep 24 h of readings, as --max-age does
+//	go run ./bench/history -dir /tmp/hbench -days 0.0417 write   # an hour more, not yet summarised
+//	go run ./bench/history -dir /tmp/hbench query         # a restart that catches up
 package main
 
 import (
@@ -20,6 +23,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -33,8 +37,9 @@ import (
 	"github.com/tempstream/tempstream/pkg/reading"
 )
 
-// profile is where query writes a CPU profile ("": none).
-var profile string
+// profile and heapProfile are where query writes a CPU profile and a heap
+// profile ("": none).
+var profile, heapProfile string
 
 const (
 	stream  = "TEMPSTREAM"
@@ -46,9 +51,11 @@ func main() {
 	days := flag.Float64("days", 7, "days of readings to write")
 	sensors := flag.Int("sensors", 10, "sensors, one reading a second each")
 	queries := flag.Int("queries", 100, "queries of each kind")
+	keep := flag.Uint64("keep", 864_000, "purge: readings kept (the newest)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the queries here")
+	memProfile := flag.String("memprofile", "", "write a heap profile after the queries here")
 	flag.Parse()
-	profile = *cpuProfile
+	profile, heapProfile = *cpuProfile, *memProfile
 	start := time.Now()
 	ns, nc, js := open(*dir)
 	ready := time.Since(start)
@@ -59,13 +66,15 @@ func main() {
 	}()
 	switch flag.Arg(0) {
 	case "write":
-		write(js, nc, *days, *sensors)
+		write(js, *days, *sensors)
 	case "build":
 		build(js)
 	case "query":
 		query(js, ready, start, *sensors, *queries)
+	case "purge":
+		purge(js, *keep)
 	default:
-		log.Fatalf("usage: history [flags] write|build|query")
+		log.Fatalf("usage: history [flags] write|build|query|purge")
 	}
 }
 
@@ -96,7 +105,7 @@ func open(dir string) (*server.Server, *nats.Conn, jetstream.JetStream) {
 // write publishes days of readings of sensors (one a second each, ending
 // now) into the readings stream, created as natsjs creates it but with no
 // message limit.
-func write(js jetstream.JetStream, nc *nats.Conn, days float64, sensors int) {
+func write(js jetstream.JetStream, days float64, sensors int) {
 	ctx := context.Background()
 	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: stream, Subjects: []string{subject + ".>"}, Storage: jetstream.FileStorage,
@@ -125,12 +134,9 @@ func write(js jetstream.JetStream, nc *nats.Conn, days float64, sensors int) {
 			if err != nil {
 				log.Fatal(err)
 			}
-			if err := nc.Publish(subjects[i], data); err != nil {
-				log.Fatal(err)
-			}
-		}
-		if sec%1000 == 999 {
-			if err := nc.Flush(); err != nil { // keep the server's inbound queue short
+			// Acknowledged publishes: plain ones outrun the stream, which
+			// then drops some.
+			if _, err := js.PublishAsync(subjects[i], data); err != nil {
 				log.Fatal(err)
 			}
 		}
@@ -138,19 +144,17 @@ func write(js jetstream.JetStream, nc *nats.Conn, days float64, sensors int) {
 			log.Printf("written %d days (%.0f readings/s)", (sec+1)/86400, float64((sec+1)*sensors)/time.Since(t0).Seconds())
 		}
 	}
-	want := before + uint64(seconds*sensors)
-	for {
-		info, err := st.Info(ctx)
-		if err != nil {
-			log.Fatal(err)
-		}
-		if info.State.Msgs >= want {
-			break
-		}
-		if time.Since(t0) > time.Hour {
-			log.Fatalf("stored %d of %d", info.State.Msgs, want)
-		}
-		time.Sleep(50 * time.Millisecond)
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(time.Minute):
+		log.Fatal("publishes not acknowledged within a minute")
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if want := before + uint64(seconds*sensors); info.State.Msgs != want {
+		log.Fatalf("stored %d readings, want %d", info.State.Msgs, want)
 	}
 	d := time.Since(t0)
 	fmt.Printf("write: %d readings (%g days x %d sensors) in %v: %.0f readings/s\n",
@@ -256,6 +260,34 @@ func query(js jetstream.JetStream, serverReady time.Duration, start time.Time, s
 			durs[len(durs)-1].Round(time.Microsecond), n)
 	}
 	fmt.Println("after the queries:", memory())
+	if heapProfile != "" {
+		f, err := os.Create(heapProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			log.Fatal(err)
+		}
+	}
+}
+
+// purge drops all but the newest keep readings from the readings stream, as
+// its --max-age would in production (24 h: 864,000 readings of 10 sensors).
+func purge(js jetstream.JetStream, keep uint64) {
+	ctx := context.Background()
+	st, err := js.Stream(ctx, stream)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := st.Purge(ctx, jetstream.WithPurgeKeep(keep)); err != nil {
+		log.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("purge: the readings stream keeps %d readings\n", info.State.Msgs)
 }
 
 // memory reads the process's resident memory and the Go heap.
@@ -272,5 +304,14 @@ func memory() string {
 		}
 		return "?"
 	}
-	return fmt.Sprintf("RSS %s (peak %s), Go heap in use %.1f MiB", field("VmRSS"), field("VmHWM"), float64(ms.HeapInuse)/(1<<20))
+	rss := field("VmRSS")
+	// Twice more: sync.Pool's buffers (the server's) outlive one GC; then
+	// what is live, returned to the OS.
+	debug.FreeOSMemory()
+	debug.FreeOSMemory()
+	status, _ = os.ReadFile("/proc/self/status")
+	var live runtime.MemStats
+	runtime.ReadMemStats(&live)
+	return fmt.Sprintf("RSS %s (peak %s), Go heap in use %.1f MiB; after freeing pools and returning free memory: RSS %s, heap %.1f MiB",
+		rss, field("VmHWM"), float64(ms.HeapInuse)/(1<<20), field("VmRSS"), float64(live.HeapInuse)/(1<<20))
 }
