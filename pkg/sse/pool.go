@@ -188,6 +188,55 @@ func (c *pconn) notify() {
 	sh.poke()
 }
 
+// notifyIn adds c to b, to be put on its shard's ready list when b is
+// flushed (once until the shard takes it).
+func (c *pconn) notifyIn(b *wakeBatch) {
+	if c.queued.Swap(true) {
+		return
+	}
+	b.add(c)
+}
+
+// wakeBatch gathers a publish's wake-ups of pooled responses by shard, so
+// that each shard gets its share in one append and one poke, once the
+// publisher has visited every subscriber: a shard woken at the first
+// wake-up would take the list a few at a time, racing the publisher for
+// it. Owned by its stream's publisher (under Stream.pubMu).
+type wakeBatch struct {
+	groups []wakeGroup
+}
+
+type wakeGroup struct {
+	sh    *shard
+	conns []*pconn
+}
+
+func (b *wakeBatch) add(c *pconn) {
+	for i := range b.groups {
+		if g := &b.groups[i]; g.sh == c.sh {
+			g.conns = append(g.conns, c)
+			return
+		}
+	}
+	b.groups = append(b.groups, wakeGroup{sh: c.sh, conns: []*pconn{c}})
+}
+
+// flush hands every gathered wake-up to its shard and pokes it.
+func (b *wakeBatch) flush() {
+	for i := range b.groups {
+		g := &b.groups[i]
+		if len(g.conns) == 0 {
+			continue
+		}
+		g.sh.mu.Lock()
+		g.sh.ready = append(g.sh.ready, g.conns...)
+		g.sh.mu.Unlock()
+		g.sh.poke()
+		clear(g.conns)
+		g.conns = g.conns[:0]
+	}
+}
+
 func (sh *shard) run(tick time.Duration) {
 	defer sh.p.wg.Done()
 	t := time.NewTicker(tick)

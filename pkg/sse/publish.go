@@ -179,6 +179,7 @@ func (s *Stream) fanOutLocked(n int, catchingUp bool) {
 		}
 	}
 	s.mu.Unlock()
+	s.wakes.flush()
 	clear(s.touched)
 	s.touched = s.touched[:0]
 }
@@ -193,7 +194,7 @@ func (s *Stream) notifyLocked(sub *Subscription, n int, catchingUp bool) {
 	if !catchingUp {
 		sub.unread.Add(int64(n))
 	}
-	sub.notify()
+	sub.notifyIn(&s.wakes)
 }
 
 // MaxBatch is the longest batch PublishBatch takes: half the retention (at

@@ -67,6 +67,7 @@ type Stream struct {
 	keyed    int                // keys with an event (what MaxKeys caps)
 	batchGen uint64             // PublishBatch's generation, to group a batch by key
 	touched  []*keyLog          // the keys of the batch being published
+	wakes    wakeBatch          // the pooled wake-ups of the publish under way
 
 	mu         sync.Mutex // guards subs, every follower set and closed
 	subs       map[*Subscription]struct{}

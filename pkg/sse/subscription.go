@@ -44,19 +44,30 @@ type keyCursor struct {
 }
 
 // notifier receives the wake-ups of subscriptions that share a writer (the
-// writer pool's responses). notify must not block: it is called under the
-// stream's lock.
-type notifier interface{ notify() }
+// writer pool's responses). Neither method may block: they are called under
+// the stream's lock. notifyIn adds the wake-up to a publish's batch, which
+// hands it over when the publisher has visited every subscriber (flush).
+type notifier interface {
+	notify()
+	notifyIn(b *wakeBatch)
+}
 
 // notify wakes sub's reader. s.mu must be held.
-func (sub *Subscription) notify() {
-	if sub.notifier != nil {
+func (sub *Subscription) notify() { sub.notifyIn(nil) }
+
+// notifyIn wakes sub's reader, through b (when not nil) for a pooled one.
+// s.mu must be held.
+func (sub *Subscription) notifyIn(b *wakeBatch) {
+	switch {
+	case sub.notifier != nil && b != nil:
+		sub.notifier.notifyIn(b)
+	case sub.notifier != nil:
 		sub.notifier.notify()
-		return
-	}
-	select {
-	case sub.wake <- struct{}{}:
 	default:
+		select {
+		case sub.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
