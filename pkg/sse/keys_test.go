@@ -110,8 +110,8 @@ func TestExpiredResumeOfAQuietKeyIsNoReset(t *testing.T) {
 }
 
 func TestSinceAndLatest(t *testing.T) {
-	s := NewStream("t", StreamOptions{Epoch: "e", Retention: 4})
-	publishKeys(t, s, "a", "b", "a", "b", "a", "b") // ring keeps e-3…e-6
+	s := NewStream("t", StreamOptions{Epoch: "e", Retention: 2})
+	publishKeys(t, s, "a", "b", "a", "b", "a", "b") // two of each key kept: e-3…e-6
 	items, reset := s.Since("", nil, 100)
 	if reset != nil || len(items) != 4 || items[0].ID != "e-3" || items[3].ID != "e-6" {
 		t.Fatalf("all retained: %+v %+v", items, reset)

@@ -161,17 +161,28 @@ func TestResumeThatCannotBeHonouredResets(t *testing.T) {
 	}
 }
 
+// Retention counts events per key, and memory stays bounded: after 1,000
+// events of each of three keys, the stream retains 16 of each (the newest),
+// and holds no more than the ring (which spans every key's retention).
 func TestRetentionIsBounded(t *testing.T) {
 	s := NewStream("t", StreamOptions{Epoch: "e", Retention: 16})
-	MustPublish(t, s, 1000)
-	retained := 0
-	for i := range s.ring.slots {
-		if s.ring.slots[i].Load() != nil {
-			retained++
+	for range 1000 {
+		publishKeys(t, s, "a", "b", "c")
+	}
+	items, _ := s.Since(Earliest, nil, 1<<20)
+	if len(items) != 48 || items[0].ID != "e-2953" || items[47].ID != "e-3000" {
+		t.Fatalf("retained %d events (%s…), want the newest 16 of each key: 48 from e-2953", len(items), items[0].ID)
+	}
+	for _, k := range []string{"a", "b", "c"} {
+		if items, _ := s.Since(Earliest, []string{k}, 1<<20); len(items) != 16 {
+			t.Fatalf("key %s retains %d events, want 16", k, len(items))
+		}
+		if n := s.keys[k].events.live; n != 16 {
+			t.Fatalf("key %s's log holds %d events, want 16", k, n)
 		}
 	}
-	if retained != 16 {
-		t.Fatalf("ring holds %d entries, want 16", retained)
+	if n := s.ring.size(); n != 64 {
+		t.Fatalf("ring of %d slots, want 64: three keys' 16, rounded up to a power of two", n)
 	}
 }
 

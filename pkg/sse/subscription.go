@@ -14,6 +14,10 @@ type Subscription struct {
 	cursor  atomic.Uint64 // next sequence number to deliver: every event of the subscription below it was delivered
 	live    uint64        // head at Subscribe: events up to it are backlog, not counted as unread
 	unread  atomic.Int64  // live events published for it and not read (see notifyLocked)
+	// skipDropped: events up to it that left their key's log before the
+	// subscription began are passed over in the ring (its reset said so);
+	// one dropped later was missed, and evicts it.
+	skipDropped uint64
 
 	wake     chan struct{}
 	notifier notifier // when set (the writer pool), gets the wake-ups instead of wake; under stream.mu
@@ -141,6 +145,12 @@ func (sub *Subscription) Next(dst [][]byte, max int) ([][]byte, error) {
 			continue
 		}
 		if e == nil {
+			return dst, sub.gone()
+		}
+		if e.frame != nil && e.dropped.Load() {
+			if e.seq <= sub.skipDropped {
+				continue
+			}
 			return dst, sub.gone()
 		}
 		if e.frame != nil {
