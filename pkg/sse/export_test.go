@@ -12,5 +12,5 @@ func (h *Handler) Serves() int64 {
 	if h.pool == nil {
 		return 0
 	}
-	return h.pool.serves.Load()
+	return h.pool.serves()
 }

@@ -36,7 +36,6 @@ type pool struct {
 	shards    []*shard
 	next      atomic.Uint64
 	live      atomic.Int64  // pooled responses not yet ended
-	serves    atomic.Int64  // delivery visits of responses (serve calls), for tests of the fan-out's cost
 	hurry     chan struct{} // closed by shutdown once blocked writes are to be cut
 	hurried   atomic.Bool   // set before hurry is closed
 	wg        sync.WaitGroup
@@ -65,6 +64,7 @@ type shard struct {
 	out        pconnSink // reused: a sink made per visit would be allocated
 	tally      tally
 	helpers    sync.WaitGroup // finishWrite goroutines
+	serves     atomic.Int64   // delivery visits of responses (serve calls), for tests of the fan-out's cost; the shard's own, so not contended
 }
 
 // pconn is one pooled response.
@@ -111,6 +111,15 @@ func newPool(h *Handler, writers int) *pool {
 		go sh.run(tick)
 	}
 	return p
+}
+
+// serves is how many delivery visits the shards made.
+func (p *pool) serves() int64 {
+	var n int64
+	for _, sh := range p.shards {
+		n += sh.serves.Load()
+	}
+	return n
 }
 
 // pick returns the shard for the next response: round robin.
@@ -350,7 +359,7 @@ func (sh *shard) endAll() {
 // queued or it ended; an idle c that has gone a heartbeat without a write
 // gets a comment.
 func (sh *shard) serve(c *pconn, now time.Time) {
-	sh.p.serves.Add(1)
+	sh.serves.Add(1)
 	if c.busy.Load() {
 		return // finishWrite holds the socket; it notifies c when done
 	}
