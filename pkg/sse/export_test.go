@@ -14,3 +14,6 @@ func (h *Handler) Serves() int64 {
 	}
 	return h.pool.serves()
 }
+
+// Active is how many responses are being streamed now.
+func (h *Handler) Active() int { return int(h.active.Load()) }

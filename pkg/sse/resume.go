@@ -19,16 +19,6 @@ type Item struct {
 
 func (e *entry) item() Item { return Item{ID: e.id, Type: e.typ, Key: e.kl.key, Data: e.data} }
 
-// LastID returns the ID of the newest event, or "" before the first.
-func (s *Stream) LastID() string {
-	s.pubMu.Lock()
-	defer s.pubMu.Unlock()
-	if h := s.head.Load(); h > 0 {
-		return FormatID(s.epoch, h)
-	}
-	return ""
-}
-
 // Latest returns the newest event of every key, sorted by key.
 func (s *Stream) Latest() []Item {
 	s.pubMu.Lock()
