@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tempstream/tempstream/pkg/history"
 	"github.com/tempstream/tempstream/pkg/reading"
 	"github.com/tempstream/tempstream/pkg/sim"
 )
@@ -49,6 +50,8 @@ type config struct {
 	NATSListen   string
 	NATSReplicas int
 	MaxAge       time.Duration
+
+	HistoryAge time.Duration // summaries for GET /api/v1/history are kept this long
 }
 
 // The two stores.
@@ -98,6 +101,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.StringVar(&cfg.NATSListen, "nats-listen", "", "address the embedded NATS server listens on for other clients (host:port); empty opens no port")
 	fs.IntVar(&cfg.NATSReplicas, "nats-replicas", 1, "replicas of the JetStream stream (up to the cluster's size)")
 	fs.DurationVar(&cfg.MaxAge, "max-age", 24*time.Hour, "JetStream keeps every reading this long (0: no age limit, and then each sensor's newest --retention)")
+	fs.DurationVar(&cfg.HistoryAge, "history-age", history.DefaultAge, "how long the history (GET /api/v1/history) keeps each sensor's summaries by minute and by hour")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate (chain) file: serve HTTPS, with HTTP/2, instead of plain HTTP; needs --tls-key")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key file of --tls-cert")
 	return fs
@@ -175,6 +179,8 @@ func (c config) validate() error {
 		return bad("nats-replicas", "%d is not from 1 to 5", c.NATSReplicas)
 	case c.MaxAge < 0:
 		return bad("max-age", "%v is negative", c.MaxAge)
+	case c.HistoryAge < time.Minute || c.HistoryAge > history.MaxSpan:
+		return bad("history-age", "%v is not from 1m to %v", c.HistoryAge, history.MaxSpan)
 	case c.Store == storeNATS && c.NATSURL == "" && c.DataDir == "":
 		return bad("data-dir", "empty")
 	case c.LogFormat != "text" && c.LogFormat != "json":
