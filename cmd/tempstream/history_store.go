@@ -67,9 +67,9 @@ func openHistory(st store, temps *sse.Stream, cfg config, log *slog.Logger) (his
 
 // ringHistory is a memory history fed from the temperature stream's ring
 // (which JetStream fills with every instance's readings): it catches up
-// before each query and every second, so it misses readings only when
-// more than --retention arrive in a second. The interim history of
-// --store nats.
+// before each query and every second, so it misses readings only when the
+// ring's span (sensors × --retention) passes in a second; a gap is logged
+// once. The interim history of --store nats.
 type ringHistory struct {
 	*history.Memory
 	temps *sse.Stream
