@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer st.Close()
-	hist, feedHistory, err := openHistory(st, temps, cfg, log)
+	hist, err := openHistory(ctx, st, cfg, log)
 	if err != nil {
 		broker.Close()
 		return err
@@ -129,9 +129,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var wg sync.WaitGroup
 	simCtx, stopSim := context.WithCancel(ctx)
 	defer stopSim()
-	if feedHistory != nil {
-		wg.Go(func() { feedHistory(simCtx) })
-	}
 	if cfg.Sim {
 		round := time.Duration(0)
 		if cfg.Store == storeNATS {
