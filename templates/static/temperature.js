@@ -481,7 +481,8 @@
   let range = rangeFromURL();
   let zoom = null; // {from, to} (ms) while zoomed in
   // hist is the history answer drawn: {key, from, to (ms, as answered),
-  // asked (Date.now() of the request), kind, points, bucket (ms),
+  // asked (Date.now() of the request), kind, points, bucket (ms: the
+  // buckets' width, each at its start t),
   // series: Map id → [{t, min, avg, max, count}], aggregated, buckets}.
   let hist = null;
   let histSeq = 0; // numbers the requests: only the newest one's answer counts
@@ -616,7 +617,16 @@
         h.buckets += pts.length;
       });
     });
-    h.bucket = (h.to - h.from) / points;
+    // The buckets' width: their spacing (they are aligned to it, so the
+    // closest two are one width apart), or the span over the points asked.
+    let width = Infinity;
+    h.series.forEach(function (pts) {
+      for (let i = 1; i < pts.length; i++) {
+        const d = pts[i].t - pts[i - 1].t;
+        if (d > 0 && d < width) width = d;
+      }
+    });
+    h.bucket = h.aggregated && isFinite(width) ? width : (h.to - h.from) / points;
     return h;
   }
 
