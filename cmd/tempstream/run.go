@@ -77,6 +77,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer st.Close()
+	hist, feedHistory, err := openHistory(st, temps, cfg, log)
+	if err != nil {
+		broker.Close()
+		return err
+	}
+	defer hist.Close()
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -109,6 +115,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			publishRate:  cfg.PublishRate,
 			now:          time.Now,
 			events:       events,
+			history:      hist,
+			maxSensors:   cfg.MaxSensors,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -121,6 +129,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var wg sync.WaitGroup
 	simCtx, stopSim := context.WithCancel(ctx)
 	defer stopSim()
+	if feedHistory != nil {
+		wg.Go(func() { feedHistory(simCtx) })
+	}
 	if cfg.Sim {
 		round := time.Duration(0)
 		if cfg.Store == storeNATS {
