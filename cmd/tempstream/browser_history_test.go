@@ -1,9 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -47,7 +47,7 @@ func TestBrowserHistory(t *testing.T) {
 	st = b.chooseRange(t, "1h", st.Loads)
 	checkSpan(t, st, time.Hour)
 	b.checkAnswer(t, ts, st)
-	if oldest := parseTime(t, st.First); oldest.Sub(parseTime(t, st.From)) > every+time.Second {
+	if oldest := pageTime(t, st.First); oldest.Sub(pageTime(t, st.From)) > every+time.Second {
 		t.Errorf("1 h: the oldest point drawn is %s, more than %v after the range's start %s", st.First, every, st.From)
 	}
 	filled := st
@@ -64,7 +64,7 @@ func TestBrowserHistory(t *testing.T) {
 	if st.Band != "1" {
 		t.Errorf("24 h: data-band = %q, want the band (1)", st.Band)
 	}
-	if oldest := parseTime(t, st.First); time.Since(oldest) < span-time.Hour {
+	if oldest := pageTime(t, st.First); time.Since(oldest) < span-time.Hour {
 		t.Errorf("24 h: the oldest point drawn is %s; readings of the last %v were posted", st.First, span)
 	}
 	t.Logf("24 h: %d buckets, band %s, oldest point %s", st.Buckets, st.Band, st.First)
@@ -86,6 +86,7 @@ func TestBrowserHistory(t *testing.T) {
 
 	// A screenshot of 24 h with the band.
 	st = b.chooseRange(t, "24h", st.Loads)
+	wholeWidth := b.checkAnswer(t, ts, st)
 	b.screenshot("history-24h-band", 1920, 1080, 1, false, "light")
 	st = b.waitState(2*time.Second, "24 h with the band after the screenshot", func(st pageState) bool {
 		return st.Range == "24h" && st.Band == "1"
@@ -94,27 +95,31 @@ func TestBrowserHistory(t *testing.T) {
 	// A drag over the middle fifth of the chart zooms in: the history API
 	// is asked for that span, with finer buckets.
 	whole := st
-	wholeSpan := parseTime(t, whole.To).Sub(parseTime(t, whole.From))
+	wholeSpan := pageTime(t, whole.To).Sub(pageTime(t, whole.From))
 	wholeBucket := bucketWidth(t, b.lastHistoryRequest(t))
 	b.drag(t, 0.4, 0.6)
 	st = b.waitState(5*time.Second, "zoomed in after a drag", func(st pageState) bool {
 		return st.Zoom == "1" && st.Range == "24h" && st.Loads > whole.Loads && st.Loading == "0" && st.Error == ""
 	})
-	zoomed := parseTime(t, st.To).Sub(parseTime(t, st.From))
+	zoomed := pageTime(t, st.To).Sub(pageTime(t, st.From))
 	if zoomed < wholeSpan/8 || zoomed > wholeSpan/3 {
 		t.Errorf("a drag over a fifth of %v zoomed to %v (%s – %s)", wholeSpan, zoomed, st.From, st.To)
 	}
-	b.checkAnswer(t, ts, st)
+	zoomWidth := b.checkAnswer(t, ts, st)
 	zoomBucket := bucketWidth(t, b.lastHistoryRequest(t))
 	if zoomBucket > wholeBucket/3 {
 		t.Errorf("zoomed in, the page asks for buckets of %v; the whole range had %v: not finer", zoomBucket, wholeBucket)
+	}
+	if zoomWidth >= wholeWidth {
+		t.Errorf("zoomed in, the history API answers buckets of %v; the whole range had %v: not finer", zoomWidth, wholeWidth)
 	}
 	hidden, err := eval[bool](b, `document.getElementById('zoom-reset').hidden`)
 	if err != nil || hidden {
 		t.Errorf("zoomed in, but Zoom out is hidden (%v)", err)
 	}
-	t.Logf("zoom: %v of %v, buckets of %v instead of %v: %d buckets, band %s", zoomed.Round(time.Second), wholeSpan,
-		zoomBucket.Round(time.Second), wholeBucket.Round(time.Second), st.Buckets, st.Band)
+	t.Logf("zoom: %v of %v; buckets asked %v instead of %v, answered %v instead of %v (0: a reading each); %d buckets, band %s",
+		zoomed.Round(time.Second), wholeSpan, zoomBucket.Round(time.Second), wholeBucket.Round(time.Second),
+		zoomWidth, wholeWidth, st.Buckets, st.Band)
 
 	b.run("clicking Zoom out", 5*time.Second, chromedp.Click(chromedp.ID("zoom-reset")))
 	st = b.waitState(5*time.Second, "24 h again after Zoom out", func(st pageState) bool {
@@ -141,6 +146,7 @@ func TestBrowserHistory(t *testing.T) {
 func postPast(t *testing.T, ts *testServer, sensors []string, span, every time.Duration) int {
 	t.Helper()
 	now := time.Now()
+	noise := rand.New(rand.NewPCG(1, 2))
 	var batch []ingestReading
 	n := 0
 	flush := func() {
@@ -156,8 +162,7 @@ func postPast(t *testing.T, ts *testServer, sensors []string, span, every time.D
 	for at := now.Add(-span); at.Before(now.Add(-every)); at = at.Add(every) {
 		for i, s := range sensors {
 			x := float64(at.Unix()) / (6 * 3600) * 2 * math.Pi
-			noise := math.Sin(float64(at.Unix())*7.1+float64(i)) * 0.6
-			c := 24.5 + float64(i) + 2.5*math.Sin(x+float64(i)) + noise
+			c := 24.5 + float64(i) + 2.5*math.Sin(x+float64(i)) + (noise.Float64()-0.5)*1.5
 			batch = append(batch, ingestReading{Sensor: s, Celsius: c, At: at.UTC().Format(time.RFC3339Nano)})
 			if len(batch) == 1000 {
 				flush()
@@ -187,30 +192,13 @@ func (b *browser) chooseRange(t *testing.T, r string, loads int) pageState {
 // checkSpan fails unless the answer drawn spans d and ends about now.
 func checkSpan(t *testing.T, st pageState, d time.Duration) {
 	t.Helper()
-	from, to := parseTime(t, st.From), parseTime(t, st.To)
+	from, to := pageTime(t, st.From), pageTime(t, st.To)
 	if got := to.Sub(from); got < d-time.Second || got > d+time.Second {
 		t.Errorf("%s: the history drawn spans %v (%s – %s), want %v", st.Range, got, st.From, st.To, d)
 	}
 	if ago := time.Since(to); ago < -time.Minute || ago > time.Minute {
 		t.Errorf("%s: the history drawn ends at %s, %v ago", st.Range, st.To, ago)
 	}
-}
-
-// historyAnswer is GET /api/v1/history's answer.
-type historyAnswer struct {
-	From    string `json:"from"`
-	To      string `json:"to"`
-	History string `json:"history"`
-	Series  []struct {
-		Sensor string `json:"sensor"`
-		Points []struct {
-			T     string  `json:"t"`
-			Min   float64 `json:"min"`
-			Avg   float64 `json:"avg"`
-			Max   float64 `json:"max"`
-			Count int     `json:"count"`
-		} `json:"points"`
-	} `json:"series"`
 }
 
 // lastHistoryRequest is the page's last request to the history API.
@@ -231,35 +219,30 @@ func bucketWidth(t *testing.T, req *url.URL) time.Duration {
 	if _, err := fmt.Sscan(q.Get("points"), &points); err != nil || points < 1 || points > 2000 {
 		t.Fatalf("%s: points %q (%v), want 1 to 2000", req.RequestURI(), q.Get("points"), err)
 	}
-	return parseTime(t, q.Get("to")).Sub(parseTime(t, q.Get("from"))) / time.Duration(points)
+	return pageTime(t, q.Get("to")).Sub(pageTime(t, q.Get("from"))) / time.Duration(points)
 }
 
 // checkAnswer sends the page's last history request again and fails unless
 // it names every sensor, spans what the page says, and holds as many
-// buckets as the page draws: the chart is filled from the history API.
-func (b *browser) checkAnswer(t *testing.T, ts *testServer, st pageState) {
+// buckets as the page draws: the chart is filled from the history API. It
+// returns the answer's widest bucket width.
+func (b *browser) checkAnswer(t *testing.T, ts *testServer, st pageState) time.Duration {
 	t.Helper()
 	req := b.lastHistoryRequest(t)
 	q := req.Query()
 	if got := strings.Split(q.Get("sensor"), ","); len(got) != st.Sensors {
 		t.Errorf("the page asked history for %q; it draws %d sensors", got, st.Sensors)
 	}
-	resp, body := ts.get(t, req.RequestURI())
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s %s", req.RequestURI(), resp.Status, truncate(string(body), 300))
-	}
-	var ans historyAnswer
-	if err := json.Unmarshal(body, &ans); err != nil {
-		t.Fatalf("GET %s: %v in %s", req.RequestURI(), err, truncate(string(body), 300))
-	}
-	buckets, several := 0, false
+	ans := ts.history(t, req.RawQuery)
+	buckets, several, width := 0, false, int64(0)
 	for _, s := range ans.Series {
 		buckets += len(s.Points)
+		width = max(width, s.WidthSeconds)
 		for _, p := range s.Points {
 			several = several || p.Count > 1
 		}
 	}
-	if !parseTime(t, ans.From).Equal(parseTime(t, st.From)) || !parseTime(t, ans.To).Equal(parseTime(t, st.To)) {
+	if !pageTime(t, ans.From).Equal(pageTime(t, st.From)) || !pageTime(t, ans.To).Equal(pageTime(t, st.To)) {
 		t.Errorf("the history API answers %s – %s for %s; the page shows %s – %s", ans.From, ans.To, req.RequestURI(), st.From, st.To)
 	}
 	if buckets != st.Buckets || ans.History != st.History {
@@ -269,6 +252,7 @@ func (b *browser) checkAnswer(t *testing.T, ts *testServer, st pageState) {
 	if want := map[bool]string{true: "1", false: "0"}[several]; st.Band != want {
 		t.Errorf("%s: data-band = %q, but buckets of several readings: %v", st.Range, st.Band, several)
 	}
+	return time.Duration(width) * time.Second
 }
 
 // drag drags the mouse across the chart's plot area from fraction x0 to x1
@@ -291,8 +275,8 @@ func (b *browser) drag(t *testing.T, x0, x1 float64) {
 	b.run(fmt.Sprintf("dragging across the chart from %.0f%% to %.0f%%", x0*100, x1*100), 5*time.Second, actions...)
 }
 
-// parseTime parses an RFC 3339 time of the page or the API.
-func parseTime(t *testing.T, s string) time.Time {
+// pageTime parses an RFC 3339 time of the page or the API.
+func pageTime(t *testing.T, s string) time.Time {
 	t.Helper()
 	at, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {

@@ -595,6 +595,7 @@
       key: key, from: win[0], to: win[1], asked: asked, kind: '', points: points,
       series: new Map(), aggregated: false, buckets: 0,
     };
+    let width = Infinity; // ms
     answers.forEach(function (body) {
       if (typeof body.history === 'string') h.kind = body.history;
       const from = Date.parse(body.from);
@@ -604,6 +605,7 @@
       (Array.isArray(body.series) ? body.series : []).forEach(function (s) {
         if (!s || typeof s.sensor !== 'string' || !s.sensor || !Array.isArray(s.points)) return;
         colorOf(s.sensor);
+        if (num(s.widthSeconds) && s.widthSeconds > 0) width = Math.min(width, s.widthSeconds * 1000);
         const pts = [];
         s.points.forEach(function (p) {
           const t = p ? Date.parse(p.t) : NaN;
@@ -617,10 +619,10 @@
         h.buckets += pts.length;
       });
     });
-    // The buckets' width: their spacing (they are aligned to it, so the
-    // closest two are one width apart), or the span over the points asked.
-    let width = Infinity;
-    h.series.forEach(function (pts) {
+    // The buckets' width: the answer's widthSeconds, else their spacing
+    // (they are aligned to it, so the closest two are one width apart), or
+    // the span over the points asked.
+    if (!isFinite(width)) h.series.forEach(function (pts) {
       for (let i = 1; i < pts.length; i++) {
         const d = pts[i].t - pts[i - 1].t;
         if (d > 0 && d < width) width = d;
