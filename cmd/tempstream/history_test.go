@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tempstream/tempstream/internal/testharness"
 	"github.com/tempstream/tempstream/pkg/reading"
 )
 
@@ -330,25 +331,83 @@ func TestHistorySimulated(t *testing.T) {
 	}
 }
 
-// TestHistoryNATS: with --store nats the history is, for now, what the
-// instance saw of the stream (its kind says "memory"), fed from the ring.
+// TestHistoryNATS: with --store nats the history is JetStream's: readings
+// taken as they are stored are answered raw at once (from the readings
+// stream), and each is its own point when they are fewer than the points.
 func TestHistoryNATS(t *testing.T) {
 	t.Parallel()
 	in := startInstance(t, "nats", ingestArgs("--data-dir", t.TempDir(), "--history-age", historyAge)...)
-	c := in.subscribe(t)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	a, b := now.Add(-2*time.Second), now.Add(-time.Second)
 	in.mustPost(t, []ingestReading{
-		{Sensor: "n", Celsius: 1.5, At: stamp(hms(t, "00:00:01"))},
-		{Sensor: "n", Celsius: 2.5, At: stamp(hms(t, "00:00:02"))},
+		{Sensor: "n", Celsius: 1.5, At: stamp(a)},
+		{Sensor: "n", Celsius: 2.5, At: stamp(b)},
 	})
-	c.MustNext(t, 5*time.Second)
-	c.MustNext(t, 5*time.Second) // both are in the ring
-	hb := in.ts.history(t, "sensor=n&from=2025-03-01T00:00:00Z&to=2025-03-01T01:00:00Z")
-	if hb.History != "memory" {
-		t.Errorf("history %q, want memory until the JetStream history is wired in", hb.History)
+	q := url.Values{"sensor": {"n"}, "from": {stamp(now.Add(-time.Hour))}, "to": {stamp(now.Add(time.Minute))}}.Encode()
+	hb := in.ts.history(t, q)
+	if hb.History != "jetstream" {
+		t.Errorf("history %q, want jetstream", hb.History)
 	}
 	checkHistorySeries(t, hb, 0, "n", 0, "raw",
-		hp{"2025-03-01T00:00:01.000Z", 1.5, 1.5, 1.5, 1},
-		hp{"2025-03-01T00:00:02.000Z", 2.5, 2.5, 2.5, 1})
+		hp{stamp(a), 1.5, 1.5, 1.5, 1},
+		hp{stamp(b), 2.5, 2.5, 2.5, 1})
+}
+
+// waitHistory polls the history with rawQuery until want holds of its
+// answer, failing after 10 s (summaries are written within a second of
+// their readings).
+func waitHistory(t testing.TB, ts *testServer, rawQuery, what string, want func(historyBody) bool) historyBody {
+	t.Helper()
+	var hb historyBody
+	testharness.WaitFor(t, 10*time.Second, what, func() bool {
+		hb = ts.history(t, rawQuery)
+		return want(hb)
+	})
+	return hb
+}
+
+// historyCount is how many readings the answer's series count in all.
+func historyCount(hb historyBody) int64 {
+	var n int64
+	for _, s := range hb.Series {
+		for _, p := range s.Points {
+			n += p.Count
+		}
+	}
+	return n
+}
+
+// TestHistoryKill9: the JetStream history loses no summary of an
+// acknowledged reading to a kill -9, even one killed before the summaries
+// of its last readings were written, and answers the same after the
+// restart: the hour buckets of 3 hours of readings, a reading every 10 s
+// (1,080), of which the last 360 are posted right before the kill.
+func TestHistoryKill9(t *testing.T) {
+	t.Parallel()
+	args := ingestArgs("--data-dir", t.TempDir(), "--history-age", historyAge)
+	first := startInstance(t, "before the kill", args...)
+	var rs []ingestReading
+	for i := range 1080 {
+		at := historyDay.Add(time.Duration(i) * 10 * time.Second)
+		rs = append(rs, ingestReading{Sensor: "k", Celsius: float64(i%60) / 4, At: stamp(at)})
+	}
+	for i := 0; i < 720; i += 120 {
+		first.mustPost(t, rs[i:i+120])
+	}
+	const q = "sensor=k&from=2025-03-01T00:00:00Z&to=2025-03-01T03:00:00Z&points=3"
+	waitHistory(t, first.ts, q, "the first 2 hours in the summaries", func(hb historyBody) bool { return historyCount(hb) == 720 })
+	for i := 720; i < 1080; i += 120 {
+		first.mustPost(t, rs[i:i+120])
+	}
+	first.ch.Kill(t) // the last 360 were acknowledged; their summaries may not be written yet
+
+	second := startInstance(t, "after the kill", args...)
+	hb := waitHistory(t, second.ts, q, "every acknowledged reading in the summaries", func(hb historyBody) bool { return historyCount(hb) >= 1080 })
+	var want []hp
+	for h := range 3 {
+		want = append(want, hp{fmt.Sprintf("2025-03-01T0%d:00:00.000Z", h), 0, 7.375, 14.75, 360})
+	}
+	checkHistorySeries(t, hb, 0, "k", 3600, "hour", want...)
 }
 
 // TestHistoryAgeFlag: --history-age must be from a minute to 100 years.
