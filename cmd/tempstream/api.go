@@ -31,7 +31,12 @@ const (
 
 // sensorsParam reads the ?sensor=a,b filter: distinct, valid sensor IDs.
 func sensorsParam(r *http.Request) ([]string, error) {
-	raw := strings.Join(r.URL.Query()["sensor"], ",") // ?sensor=a&sensor=b too
+	return parseSensors(strings.Join(r.URL.Query()["sensor"], ","), maxSensorFilter) // ?sensor=a&sensor=b too
+}
+
+// parseSensors reads a comma-separated list of at most max distinct, valid
+// sensor IDs (repeats count once); nil when raw is empty.
+func parseSensors(raw string, max int) ([]string, error) {
 	if raw == "" {
 		return nil, nil
 	}
@@ -47,8 +52,8 @@ func sensorsParam(r *http.Request) ([]string, error) {
 			ids = append(ids, id)
 		}
 	}
-	if len(ids) > maxSensorFilter {
-		return nil, fmt.Errorf("sensor: %d sensors listed, at most %d", len(ids), maxSensorFilter)
+	if len(ids) > max {
+		return nil, fmt.Errorf("sensor: %d sensors listed, at most %d", len(ids), max)
 	}
 	return ids, nil
 }

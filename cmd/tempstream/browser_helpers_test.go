@@ -182,6 +182,19 @@ func (b *browser) checkRequests(want ...string) {
 	}
 }
 
+// requested returns every URL the page requested whose path is path, in order.
+func (b *browser) requested(path string) []*url.URL {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []*url.URL
+	for _, r := range b.requests {
+		if u, err := url.Parse(r); err == nil && u.Path == path {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
 // run runs actions on the tab, failing the test after timeout.
 func (b *browser) run(what string, timeout time.Duration, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
@@ -227,6 +240,21 @@ type pageState struct {
 	Notice      string `json:"notice"` // the reset notice's text, "" while hidden
 	Reason      string `json:"reason"` // its reset reason
 	Stored      string `json:"stored"` // the unit remembered in localStorage
+
+	// The range shown (data- attributes of #chart; see temperature.js).
+	Range   string `json:"range"`   // live, 1h, 24h, 7d or 30d
+	Zoom    string `json:"zoom"`    // "1" when zoomed in
+	Band    string `json:"band"`    // "1" when the low–high band is drawn
+	Buckets int    `json:"buckets"` // buckets of the history answer drawn
+	Live    int    `json:"live"`    // live readings appended after it
+	Loads   int    `json:"loads"`   // history answers drawn since the page loaded
+	Loading string `json:"loading"` // "1" while a history request is out
+	Error   string `json:"error"`   // the last history request's error
+	History string `json:"history"` // the answer's "history": memory or jetstream
+	From    string `json:"from"`    // the span answered (RFC 3339)
+	To      string `json:"to"`
+	First   string `json:"first"`  // the oldest point drawn
+	Search  string `json:"search"` // location.search: the URL's query
 }
 
 const pageStateJS = `(() => {
@@ -247,6 +275,19 @@ const pageStateJS = `(() => {
     notice: notice.hidden ? '' : $('notice-text').textContent,
     reason: notice.hidden ? '' : (notice.dataset.reason || ''),
     stored: localStorage.getItem('tempstream.unit') || '',
+    range: chart.dataset.range || '',
+    zoom: chart.dataset.zoom || '',
+    band: chart.dataset.band || '',
+    buckets: Number(chart.dataset.buckets || 0),
+    live: Number(chart.dataset.live || 0),
+    loads: Number(chart.dataset.loads || 0),
+    loading: chart.dataset.loading || '',
+    error: chart.dataset.error || '',
+    history: chart.dataset.history || '',
+    from: chart.dataset.from || '',
+    to: chart.dataset.to || '',
+    first: chart.dataset.first || '',
+    search: location.search,
   };
 })()`
 

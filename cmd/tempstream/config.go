@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tempstream/tempstream/pkg/history"
 	"github.com/tempstream/tempstream/pkg/reading"
 	"github.com/tempstream/tempstream/pkg/sim"
 )
@@ -49,6 +50,8 @@ type config struct {
 	NATSListen   string
 	NATSReplicas int
 	MaxAge       time.Duration
+
+	HistoryAge time.Duration // summaries for GET /api/v1/history are kept this long
 }
 
 // The two stores.
@@ -87,7 +90,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", 10*time.Second, "a subscriber whose write takes longer is disconnected (it resumes from the replay ring)")
 	fs.IntVar(&cfg.SendBuffer, "sndbuf", 0, "kernel send buffer per connection in bytes; 0 keeps the system's (auto-tuned); small values find stalled clients sooner")
 	fs.IntVar(&cfg.Writers, "writers", runtime.GOMAXPROCS(0), "goroutines that write the plain HTTP/1.1 streams (non-blocking; an idle subscriber holds no goroutine); 0 gives each stream a goroutine of its own (HTTP/2 and TLS streams always have one)")
-	fs.IntVar(&cfg.Retention, "retention", 3600, "events kept per stream for replay to resuming clients")
+	fs.IntVar(&cfg.Retention, "retention", 3600, "readings kept in memory per sensor for replay to resuming clients")
 	fs.IntVar(&cfg.MaxSubscribers, "max-subscribers", defaultMaxSubscribers(), "concurrent stream subscribers; past it, 503 with Retry-After (default: the open-file limit minus headroom)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long shutdown may wait for open connections")
 	fs.StringVar(&cfg.LogFormat, "log-format", "text", "log format: text or json")
@@ -97,7 +100,8 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.StringVar(&cfg.NATSURL, "nats-url", "", "external NATS servers, comma-separated (nats://a:4222,nats://b:4222); empty starts an embedded server")
 	fs.StringVar(&cfg.NATSListen, "nats-listen", "", "address the embedded NATS server listens on for other clients (host:port); empty opens no port")
 	fs.IntVar(&cfg.NATSReplicas, "nats-replicas", 1, "replicas of the JetStream stream (up to the cluster's size)")
-	fs.DurationVar(&cfg.MaxAge, "max-age", 24*time.Hour, "JetStream drops readings older than this (0: no age limit)")
+	fs.DurationVar(&cfg.MaxAge, "max-age", 24*time.Hour, "JetStream keeps every reading this long (0: no age limit, and then each sensor's newest --retention)")
+	fs.DurationVar(&cfg.HistoryAge, "history-age", history.DefaultAge, "how long the history (GET /api/v1/history) keeps each sensor's summaries by minute and by hour")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate (chain) file: serve HTTPS, with HTTP/2, instead of plain HTTP; needs --tls-key")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key file of --tls-cert")
 	return fs
@@ -175,6 +179,8 @@ func (c config) validate() error {
 		return bad("nats-replicas", "%d is not from 1 to 5", c.NATSReplicas)
 	case c.MaxAge < 0:
 		return bad("max-age", "%v is negative", c.MaxAge)
+	case c.HistoryAge < time.Minute || c.HistoryAge > history.MaxSpan:
+		return bad("history-age", "%v is not from 1m to %v", c.HistoryAge, history.MaxSpan)
 	case c.Store == storeNATS && c.NATSURL == "" && c.DataDir == "":
 		return bad("data-dir", "empty")
 	case c.LogFormat != "text" && c.LogFormat != "json":

@@ -1004,8 +1004,9 @@ func TestReadingsAPI(t *testing.T) {
 	t.Run("unknown since", func(t *testing.T) {
 		for _, s := range []string{"nope", "abc-5", epoch + "-0", epoch + "-99999999", epoch} {
 			got := ts.apiReadings(t, url.Values{"since": {s}, "sensor": {"sim-2"}})
-			if got.Reset == nil || got.Reset.Reason != "unknown" || got.Reset.LastEventID != s || got.Reset.OldestID != epoch+"-1" {
-				t.Fatalf("since=%s: reset %s, want unknown, oldest %s-1", s, asJSON(got.Reset), epoch)
+			// oldestId is the first event that follows: sim-2's first.
+			if got.Reset == nil || got.Reset.Reason != "unknown" || got.Reset.LastEventID != s || got.Reset.OldestID != epoch+"-2" {
+				t.Fatalf("since=%s: reset %s, want unknown, oldest %s-2", s, asJSON(got.Reset), epoch)
 			}
 			if len(got.Readings) == 0 || got.Readings[0].ID != epoch+"-2" || got.Readings[0].Sensor != "sim-2" {
 				t.Fatalf("since=%s: readings from %s, want every retained one of sim-2, from event 2", s, asJSON(got.Readings[:min(1, len(got.Readings))]))

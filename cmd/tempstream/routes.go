@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tempstream/tempstream/pkg/history"
 	"github.com/tempstream/tempstream/pkg/sse"
 	"github.com/tempstream/tempstream/templates"
 )
@@ -27,7 +28,9 @@ type deps struct {
 	store        store            // where ingested readings are stored
 	publishToken string           // empty: ingest disabled
 	publishRate  int              // ingest requests per second per address and per token
-	now          func() time.Time // the clock ingest checks "at" against
+	now          func() time.Time // the clock ingest checks "at" against; to of a history query defaults to it
+	history      history.Store    // what GET /api/v1/history answers from
+	maxSensors   int              // --max-sensors: the most sensors in a history query
 }
 
 // routes lists every route the service answers.
@@ -45,6 +48,7 @@ func routes(d deps) http.Handler {
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Get("/sensors", handleSensors(d.temps).ServeHTTP)
 		r.Get("/readings", handleReadings(d.temps).ServeHTTP)
+		r.Get("/history", handleHistory(d.history, d.temps, d.maxSensors, d.now).ServeHTTP)
 		r.With(limitIngest(d.publishRate)...).Post("/readings", handleIngest(d.temps, d.store, d.publishToken, d.now).ServeHTTP)
 	})
 

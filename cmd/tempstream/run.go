@@ -77,6 +77,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer st.Close()
+	hist, err := openHistory(ctx, st, cfg, log)
+	if err != nil {
+		broker.Close()
+		return err
+	}
+	defer hist.Close()
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -109,6 +115,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			publishRate:  cfg.PublishRate,
 			now:          time.Now,
 			events:       events,
+			history:      hist,
+			maxSensors:   cfg.MaxSensors,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tempstream/tempstream/pkg/history"
 	"github.com/tempstream/tempstream/pkg/natsjs"
 	"github.com/tempstream/tempstream/pkg/reading"
 	"github.com/tempstream/tempstream/pkg/sse"
@@ -27,24 +29,43 @@ type store interface {
 }
 
 var (
-	_ store = memoryStore{}
+	_ store = (*memoryStore)(nil)
 	_ store = (*natsjs.Store)(nil)
 )
 
-// memoryStore keeps readings only in the stream's ring.
-type memoryStore struct{ st *sse.Stream }
-
-func (m memoryStore) Publish(_ context.Context, msgs []sse.Message) ([]string, error) {
-	return m.st.PublishBatch(msgs)
+// memoryStore keeps readings only in the stream's ring, and records each
+// in the history, hist.
+type memoryStore struct {
+	st   *sse.Stream
+	hist *history.Memory
+	mu   sync.Mutex // held from publishing to recording: the history takes readings in sequence order
 }
 
-func (m memoryStore) PublishTick(_ context.Context, _ time.Time, msgs []sse.Message) error {
-	_, err := m.st.PublishBatch(msgs)
+func (m *memoryStore) Publish(_ context.Context, msgs []sse.Message) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ids, err := m.st.PublishBatch(msgs)
+	if err == nil {
+		m.record(ids, msgs)
+	}
+	return ids, err
+}
+
+func (m *memoryStore) PublishTick(ctx context.Context, _ time.Time, msgs []sse.Message) error {
+	_, err := m.Publish(ctx, msgs)
 	return err
 }
 
-func (memoryStore) Ready() error { return nil }
-func (memoryStore) Close()       {}
+// record adds the readings just published as ids to the history.
+func (m *memoryStore) record(ids []string, msgs []sse.Message) {
+	epoch := m.st.Epoch()
+	for i, id := range ids {
+		recordReading(m.hist, epoch, id, msgs[i].Data)
+	}
+}
+
+func (*memoryStore) Ready() error { return nil }
+func (*memoryStore) Close()       {}
 
 // messages turns readings into temperature events keyed by sensor.
 func messages(rs []reading.Reading) ([]sse.Message, error) {
@@ -62,7 +83,7 @@ func messages(rs []reading.Reading) ([]sse.Message, error) {
 // openStore opens the store cfg names, feeding temps.
 func openStore(ctx context.Context, cfg config, temps *sse.Stream, log *slog.Logger, reg prometheus.Registerer) (store, error) {
 	if cfg.Store == storeMemory {
-		return memoryStore{temps}, nil
+		return &memoryStore{st: temps, hist: newMemoryHistory(cfg)}, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()

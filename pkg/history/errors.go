@@ -7,3 +7,11 @@ var (
 	// ErrClosed is returned by queries after Close.
 	ErrClosed = errors.New("history: store closed")
 )
+
+// RequestError is a query that cannot be answered as asked: Field names
+// the parameter (from, to, points) and Problem what is wrong with it.
+type RequestError struct {
+	Field, Problem string
+}
+
+func (e *RequestError) Error() string { return e.Field + ": " + e.Problem }

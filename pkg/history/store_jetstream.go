@@ -326,7 +326,8 @@ func (s *JetStreamStore) Raw(ctx context.Context, sensor string, from, to time.T
 	complete := true
 	switch {
 	case state.Msgs > 0:
-		complete = !from.Before(state.FirstTime)
+		// Nothing left the stream's front yet, or from is within it.
+		complete = state.FirstSeq <= 1 || !from.Before(state.FirstTime)
 	case state.LastSeq > 0: // every reading is gone
 		complete = from.After(state.LastTime)
 	}
@@ -405,5 +406,50 @@ func (s *JetStreamStore) Raw(ctx context.Context, sensor string, from, to time.T
 	if len(out) > limit {
 		out = out[:limit]
 	}
+	if complete && len(out) < limit {
+		// The scan follows storage time, so a reading stored long after it
+		// was taken (a backfill) is not found: if the summaries count more
+		// readings than were found, the raw answer is not complete.
+		if ok, err := s.rawAgreesWithSummaries(ctx, sensor, from, to, out); err != nil {
+			return nil, false, err
+		} else if !ok {
+			complete = false
+		}
+	}
 	return out, complete, nil
+}
+
+// rawAgreesWithSummaries reports whether raw, the readings Raw found of
+// sensor in [from, to), holds at least as many readings as the stored
+// summaries count in the whole buckets inside that range (by the hour for
+// ranges of 3 hours or more, else by the minute). Summaries lag their
+// readings by a flush, so raw may hold more, never fewer.
+func (s *JetStreamStore) rawAgreesWithSummaries(ctx context.Context, sensor string, from, to time.Time, raw []Sample) (bool, error) {
+	g := Minute
+	if to.Sub(from) >= 3*time.Hour {
+		g = Hour
+	}
+	w := time.Duration(g)
+	lo, hi := from.Truncate(w), to.Truncate(w)
+	if lo.Before(from) {
+		lo = lo.Add(w)
+	}
+	if !lo.Before(hi) {
+		return true, nil
+	}
+	bs, err := s.Summaries(ctx, sensor, g, lo, hi)
+	if err != nil {
+		return false, err
+	}
+	var counted int64
+	for _, b := range bs {
+		counted += b.Count
+	}
+	var found int64
+	for _, r := range raw {
+		if !r.At.Before(lo) && r.At.Before(hi) {
+			found++
+		}
+	}
+	return found >= counted, nil
 }

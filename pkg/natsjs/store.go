@@ -52,10 +52,13 @@ type Options struct {
 	EventType string
 	// Replicas of the JetStream stream (1).
 	Replicas int
-	// MaxMsgs and MaxAge bound the JetStream stream (0: the target's
-	// retention; no age limit).
-	MaxMsgs int64
-	MaxAge  time.Duration
+	// MaxAge is how long JetStream keeps readings (0: no age limit). With
+	// an age limit every reading is kept that long, whatever the count (the
+	// history's raw readings); without, each sensor's newest MaxPerSensor.
+	MaxAge time.Duration
+	// MaxPerSensor bounds each sensor's messages when MaxAge is 0 (0: the
+	// target's retention, which is per sensor too).
+	MaxPerSensor int64
 	// Duplicates is the de-duplication window for Nats-Msg-Id (2m, at most MaxAge).
 	Duplicates time.Duration
 	// StallGrace is how long the consumer may stay lost before Ready says
@@ -109,7 +112,7 @@ func Open(ctx context.Context, target *sse.Stream, o Options) (*Store, error) {
 	o.Subject = cmp.Or(o.Subject, "tempstream.temperature")
 	o.EventType = cmp.Or(o.EventType, "temperature")
 	o.Replicas = max(o.Replicas, 1)
-	o.MaxMsgs = cmp.Or(o.MaxMsgs, int64(target.Retention()))
+	o.MaxPerSensor = cmp.Or(o.MaxPerSensor, int64(target.Retention()))
 	o.Duplicates = cmp.Or(o.Duplicates, 2*time.Minute)
 	o.StallGrace = cmp.Or(o.StallGrace, 5*time.Second)
 	if o.MaxAge > 0 {
@@ -163,6 +166,15 @@ func Open(ctx context.Context, target *sse.Stream, o Options) (*Store, error) {
 	return s, nil
 }
 
+// perSubjectLimit is the stream's MaxMsgsPerSubject: none (-1) when readings
+// are kept by age, else MaxPerSensor.
+func (s *Store) perSubjectLimit() int64 {
+	if s.o.MaxAge > 0 {
+		return -1
+	}
+	return s.o.MaxPerSensor
+}
+
 // follow creates the stream and starts the one consumer of this instance.
 func (s *Store) follow(ctx context.Context) error {
 	cfg := jetstream.StreamConfig{
@@ -170,7 +182,8 @@ func (s *Store) follow(ctx context.Context) error {
 		Subjects:           []string{s.o.Subject + ".>"},
 		Storage:            jetstream.FileStorage,
 		Replicas:           s.o.Replicas,
-		MaxMsgs:            s.o.MaxMsgs,
+		MaxMsgs:            -1,
+		MaxMsgsPerSubject:  s.perSubjectLimit(),
 		MaxAge:             s.o.MaxAge,
 		Duplicates:         s.o.Duplicates,
 		Discard:            jetstream.DiscardOld,
@@ -209,9 +222,12 @@ func (s *Store) follow(ctx context.Context) error {
 		s.fillClose.Do(func() { close(s.filled) })
 	}
 	if last := info.State.LastSeq; last > 0 {
-		// Fill the ring with what it can hold of the newest messages.
+		// Fill the ring with what it can hold of the newest messages:
+		// the retention of each sensor the stream has (a sensor slower
+		// than the others gets fewer of its own).
 		cc.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
-		cc.OptStartSeq = max(info.State.FirstSeq, last-min(last, uint64(s.target.Retention()))+1)
+		n := max(info.State.NumSubjects, 1) * uint64(s.target.Retention())
+		cc.OptStartSeq = max(info.State.FirstSeq, last-min(last, n)+1)
 	}
 	if err := s.consume(ctx, cc); err != nil {
 		return err

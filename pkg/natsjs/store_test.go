@@ -139,7 +139,7 @@ func TestRestartRefillsTheRingWithTheSameIDs(t *testing.T) {
 	}
 	sub, _ := st2.Subscribe(sse.FormatID(st.Epoch(), 4), nil) // a client that had read up to 4
 	defer sub.Close()
-	// JetStream keeps the newest 5 (MaxMsgs = retention): 4 … 8.
+	// The ring holds what JetStream kept (5 of each sensor: all 8), refilled.
 	if got := readAll(t, sub, 4); seqs(t, st2, got) != "5,6,7,8" || sub.Reset != nil {
 		t.Fatalf("after restart: %v, reset %+v", got, sub.Reset)
 	}

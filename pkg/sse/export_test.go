@@ -12,5 +12,8 @@ func (h *Handler) Serves() int64 {
 	if h.pool == nil {
 		return 0
 	}
-	return h.pool.serves.Load()
+	return h.pool.serves()
 }
+
+// Active is how many responses are being streamed now.
+func (h *Handler) Active() int { return int(h.active.Load()) }

@@ -124,9 +124,6 @@ func (h *Handler) writerPool(r *http.Request) *pool {
 	return h.pool
 }
 
-// Active returns the number of responses being streamed now.
-func (h *Handler) Active() int { return int(h.active.Load()) }
-
 func orDefault(d, def time.Duration) time.Duration {
 	if d <= 0 {
 		return def

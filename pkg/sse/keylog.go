@@ -9,13 +9,15 @@ import "sync/atomic"
 // key), and a follower reads its key's events without stepping over those of
 // other keys.
 //
-// A stream's keyLogs live in Stream.keys (under Stream.pubMu); the events of
-// a keyLog are the key's events still in the stream's ring. followers is
+// A stream's keyLogs live in Stream.keys (under Stream.pubMu). A keyLog
+// retains its key's newest Retention events: retention is per key, so adding
+// keys never shortens what one key's followers can resume. followers is
 // guarded by Stream.mu.
 type keyLog struct {
 	key       string
 	events    keyRing
 	latest    *entry // the key's newest event, nil before its first; under pubMu
+	dropped   uint64 // the sequence number of the newest event the log dropped (0: none); under pubMu
 	followers map[*Subscription]struct{}
 
 	// batch bookkeeping of PublishBatch, under pubMu.
@@ -34,37 +36,41 @@ type keyRing struct {
 	slots atomic.Pointer[keySlots]
 	n     atomic.Uint64 // events ever put: the newest's kseq (0 before any)
 	live  int           // entries put and not yet dropped; under pubMu
-	limit int           // most slots it grows to
+	limit int           // most entries it keeps: the stream's retention
 }
 
 type keySlots struct{ s []atomic.Pointer[entry] }
 
 const minKeySlots = 8
 
-// put appends e (setting e.kseq). Call it before publishing the stream's
-// new head, so that a reader that sees the head sees e.
-func (r *keyRing) put(e *entry) {
+// put appends e (setting e.kseq) and returns the event it dropped to stay
+// within its limit, if any. Call it before publishing the stream's new head,
+// so that a reader that sees the head sees e.
+func (r *keyRing) put(e *entry) (dropped *entry) {
 	sl := r.slots.Load()
-	if sl == nil || (r.live == len(sl.s) && len(sl.s) < r.limit) {
+	n := r.n.Load()
+	if r.live >= r.limit && r.live > 0 { // full: the oldest gives way
+		oldest := n - uint64(r.live) + 1
+		dropped = sl.s[oldest%uint64(len(sl.s))].Swap(nil)
+		r.live--
+	}
+	if sl == nil || r.live+1 > len(sl.s) {
 		sl = r.grow(sl)
 	}
-	e.kseq = r.n.Load() + 1
-	if old := sl.s[e.kseq%uint64(len(sl.s))].Swap(e); old != nil && r.live > 0 {
-		r.live-- // full at its limit: the oldest gives way
-	}
+	e.kseq = n + 1
+	sl.s[e.kseq%uint64(len(sl.s))].Store(e)
 	r.live++
 	r.n.Store(e.kseq)
+	return dropped
 }
 
 // grow copies the live entries into a ring twice as large (at least
-// minKeySlots, at most limit) and makes it current.
+// minKeySlots, at most the limit rounded up to a power of two) and makes it
+// current.
 func (r *keyRing) grow(old *keySlots) *keySlots {
 	size := minKeySlots
 	if old != nil {
 		size = 2 * len(old.s)
-	}
-	for size < r.live+1 && size < r.limit {
-		size *= 2
 	}
 	size = max(min(size, ceilPow2(r.limit)), 1)
 	sl := &keySlots{s: make([]atomic.Pointer[entry], size)}
@@ -78,14 +84,6 @@ func (r *keyRing) grow(old *keySlots) *keySlots {
 	}
 	r.slots.Store(sl)
 	return sl
-}
-
-// drop forgets e, which left the stream's ring.
-func (r *keyRing) drop(e *entry) {
-	sl := r.slots.Load()
-	if sl != nil && sl.s[e.kseq%uint64(len(sl.s))].CompareAndSwap(e, nil) {
-		r.live--
-	}
 }
 
 // get returns the key's event kseq, or nil if it is gone (or not yet put).

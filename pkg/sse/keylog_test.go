@@ -75,30 +75,78 @@ func TestKeyedReadsMergeInStreamOrder(t *testing.T) {
 	}
 }
 
-// Events that leave the ring leave their key's log: a follower that fell
-// behind them is evicted as slow (its client resumes with a reset), never
-// handed a gap.
-func TestKeyedReaderBehindTheRingIsEvicted(t *testing.T) {
+// Retention is per key: a follower of a quiet key keeps its events however
+// busy the other keys are; one that fell behind its own key's retention is
+// evicted as slow (its client resumes with a reset), never handed a gap.
+func TestKeyedRetentionIsPerKey(t *testing.T) {
 	s := NewStream("t", StreamOptions{Epoch: "e", Retention: 8})
-	sub, _ := s.SubscribeWith(SubscribeOptions{Keys: []string{"a"}})
-	defer sub.Close()
+	quiet, _ := s.SubscribeWith(SubscribeOptions{Keys: []string{"a"}})
+	defer quiet.Close()
 	publishKeys(t, s, "a", "a")
-	publishKeys(t, s, "b", "b", "b", "b")
-	publishKeys(t, s, "b", "b", "b", "b") // e-1 and e-2 (of a) left the ring
-	if _, err := sub.Next(nil, 10); err != ErrSlow {
-		t.Fatalf("Next = %v, want ErrSlow for a follower whose events left the ring", err)
+	for range 100 {
+		publishKeys(t, s, "b")
 	}
-	// A new follower of a resuming from before the ring gets a reset; one
-	// without a resume point gets a's newest event, kept as its latest.
+	if got := drain(t, quiet); !equal(got, []string{"e-1", "e-2"}) {
+		t.Fatalf("follower of a read %v, want [e-1 e-2] after 100 events of b", got)
+	}
+	// Resuming a from before 100 events of b: nothing of a was lost.
 	res, _ := s.SubscribeWith(SubscribeOptions{LastEventID: "e-1", Keys: []string{"a"}})
 	defer res.Close()
-	if res.Reset == nil || res.Reset.Reason != ResetExpired {
-		t.Fatalf("resume from e-1: reset %+v, want expired", res.Reset)
+	if got := drain(t, res); res.Reset != nil || !equal(got, []string{"e-2"}) {
+		t.Fatalf("resume of a from e-1: %v, reset %+v; want [e-2], no reset", got, res.Reset)
 	}
-	fresh, _ := s.SubscribeWith(SubscribeOptions{Keys: []string{"a"}})
-	defer fresh.Close()
-	if got := drain(t, fresh); !equal(got, []string{"e-2"}) {
-		t.Fatalf("latest of a = %v, want [e-2]", got)
+	// A follower of b that read nothing of its last 100 is past b's 8.
+	behind, _ := s.SubscribeWith(SubscribeOptions{LastEventID: "e-2", Keys: []string{"b"}})
+	defer behind.Close()
+	if behind.Reset == nil || behind.Reset.Reason != ResetExpired || behind.Reset.OldestID != "e-95" {
+		t.Fatalf("resume of b from e-2: reset %+v, want expired from e-95", behind.Reset)
+	}
+	slow, _ := s.SubscribeWith(SubscribeOptions{LastEventID: "e-94", Keys: []string{"b"}})
+	defer slow.Close()
+	publishKeys(t, s, "b") // e-95 leaves b's log before slow read it
+	if _, err := slow.Next(nil, 100); err != ErrSlow {
+		t.Fatalf("Next = %v, want ErrSlow for a follower whose events left its key's log", err)
+	}
+	// Unfiltered: b's oldest are gone, so a reset; the replay is what the
+	// ring spans (two keys' retention, 16 events): b's 8 newest. a's
+	// events, older than that span, are still a's followers' to replay.
+	all, _ := s.Subscribe("e-1", nil)
+	defer all.Close()
+	if all.Reset == nil || all.Reset.Reason != ResetExpired || all.Reset.OldestID != "e-96" {
+		t.Fatalf("unfiltered resume from e-1: reset %+v, want expired (b lost events) from e-96", all.Reset)
+	}
+	if got := drain(t, all); len(got) != 8 || got[0] != "e-96" || got[7] != "e-103" {
+		t.Fatalf("unfiltered replay after the reset = %v, want b's 8 newest", got)
+	}
+	earliest, _ := s.SubscribeWith(SubscribeOptions{LastEventID: Earliest, Keys: []string{"a"}})
+	defer earliest.Close()
+	if got := drain(t, earliest); !equal(got, []string{"e-1", "e-2"}) {
+		t.Fatalf("earliest of a = %v, want [e-1 e-2]", got)
+	}
+}
+
+// The case of the issue: 20 sensors at 10 readings a second, a follower of
+// one of them resuming from its reading of 30 s ago, with the default
+// retention, gets every reading of its sensor since, once, and no reset.
+func TestResumePerSensorUnderManySensors(t *testing.T) {
+	s := NewStream("t", StreamOptions{Epoch: "e"}) // DefaultRetention: 3,600 per sensor
+	sensors := make([]string, 20)
+	for i := range sensors {
+		sensors[i] = fmt.Sprintf("sim-%d", i+1)
+	}
+	var ids []string
+	for range 30 * 10 { // 30 s at 10/s of each sensor: 6,000 events, past 3,600 in all
+		ids = append(ids, publishKeys(t, s, sensors...)...)
+	}
+	from := ids[0] // sim-1's reading of 30 s ago
+	sub, _ := s.SubscribeWith(SubscribeOptions{LastEventID: from, Keys: []string{"sim-1"}})
+	defer sub.Close()
+	var want []string
+	for i := 20; i < len(ids); i += 20 {
+		want = append(want, ids[i])
+	}
+	if got := drain(t, sub); sub.Reset != nil || !equal(got, want) {
+		t.Fatalf("resume of sim-1 from 30 s ago: %d events, reset %+v; want %d, no reset", len(got), sub.Reset, len(want))
 	}
 }
 

@@ -36,7 +36,6 @@ type pool struct {
 	shards    []*shard
 	next      atomic.Uint64
 	live      atomic.Int64  // pooled responses not yet ended
-	serves    atomic.Int64  // delivery visits of responses (serve calls), for tests of the fan-out's cost
 	hurry     chan struct{} // closed by shutdown once blocked writes are to be cut
 	hurried   atomic.Bool   // set before hurry is closed
 	wg        sync.WaitGroup
@@ -65,6 +64,7 @@ type shard struct {
 	out        pconnSink // reused: a sink made per visit would be allocated
 	tally      tally
 	helpers    sync.WaitGroup // finishWrite goroutines
+	serves     atomic.Int64   // delivery visits of responses (serve calls), for tests of the fan-out's cost; the shard's own, so not contended
 }
 
 // pconn is one pooled response.
@@ -111,6 +111,15 @@ func newPool(h *Handler, writers int) *pool {
 		go sh.run(tick)
 	}
 	return p
+}
+
+// serves is how many delivery visits the shards made.
+func (p *pool) serves() int64 {
+	var n int64
+	for _, sh := range p.shards {
+		n += sh.serves.Load()
+	}
+	return n
 }
 
 // pick returns the shard for the next response: round robin.
@@ -186,6 +195,55 @@ func (c *pconn) notify() {
 	sh.ready = append(sh.ready, c)
 	sh.mu.Unlock()
 	sh.poke()
+}
+
+// notifyIn adds c to b, to be put on its shard's ready list when b is
+// flushed (once until the shard takes it).
+func (c *pconn) notifyIn(b *wakeBatch) {
+	if c.queued.Swap(true) {
+		return
+	}
+	b.add(c)
+}
+
+// wakeBatch gathers a publish's wake-ups of pooled responses by shard, so
+// that each shard gets its share in one append and one poke, once the
+// publisher has visited every subscriber: a shard woken at the first
+// wake-up would take the list a few at a time, racing the publisher for
+// it. Owned by its stream's publisher (under Stream.pubMu).
+type wakeBatch struct {
+	groups []wakeGroup
+}
+
+type wakeGroup struct {
+	sh    *shard
+	conns []*pconn
+}
+
+func (b *wakeBatch) add(c *pconn) {
+	for i := range b.groups {
+		if g := &b.groups[i]; g.sh == c.sh {
+			g.conns = append(g.conns, c)
+			return
+		}
+	}
+	b.groups = append(b.groups, wakeGroup{sh: c.sh, conns: []*pconn{c}})
+}
+
+// flush hands every gathered wake-up to its shard and pokes it.
+func (b *wakeBatch) flush() {
+	for i := range b.groups {
+		g := &b.groups[i]
+		if len(g.conns) == 0 {
+			continue
+		}
+		g.sh.mu.Lock()
+		g.sh.ready = append(g.sh.ready, g.conns...)
+		g.sh.mu.Unlock()
+		g.sh.poke()
+		clear(g.conns)
+		g.conns = g.conns[:0]
+	}
 }
 
 func (sh *shard) run(tick time.Duration) {
@@ -301,7 +359,7 @@ func (sh *shard) endAll() {
 // queued or it ended; an idle c that has gone a heartbeat without a write
 // gets a comment.
 func (sh *shard) serve(c *pconn, now time.Time) {
-	sh.p.serves.Add(1)
+	sh.serves.Add(1)
 	if c.busy.Load() {
 		return // finishWrite holds the socket; it notifies c when done
 	}

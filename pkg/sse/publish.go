@@ -1,5 +1,7 @@
 package sse
 
+import "bytes"
+
 // Message is one event to publish.
 type Message struct {
 	// Type is the event type; it must not hold CR, LF or NUL.
@@ -78,25 +80,48 @@ func (s *Stream) isClosed() bool {
 // returns its entry. s.pubMu must be held; the caller publishes the head.
 func (s *Stream) putLocked(seq uint64, m Message) *entry {
 	kl := s.keyLogLocked(m.Key)
-	e := &entry{seq: seq, id: FormatID(s.epoch, seq), typ: m.Type, key: m.Key, data: append([]byte(nil), m.Data...), kl: kl}
-	e.frame, _ = AppendEvent(make([]byte, 0, len(e.id)+len(e.typ)+len(e.data)+32),
-		Event{ID: e.id, Type: e.typ, Data: e.data}) // cannot fail: ID and type are clean
-	s.putRingLocked(e)
-	kl.events.put(e)
+	e := &entry{seq: seq, id: FormatID(s.epoch, seq), typ: m.Type, kl: kl}
+	e.frame, _ = AppendEvent(make([]byte, 0, len(e.id)+len(e.typ)+len(m.Data)+32),
+		Event{ID: e.id, Type: e.typ, Data: m.Data}) // cannot fail: ID and type are clean
+	e.data = dataIn(e.frame, m.Data)
 	if kl.latest == nil {
 		s.keyed++
+		s.growRingLocked(seq - 1)
+	}
+	s.ring.put(e) // what it pushes out is still in its key's log
+	if old := kl.events.put(e); old != nil {
+		old.dropped.Store(true)
+		kl.dropped = old.seq
+		s.dropped = max(s.dropped, old.seq)
 	}
 	kl.latest = e
 	return e
 }
 
-// putRingLocked stores e in the ring; the event it pushes out leaves its
-// key's log too.
-func (s *Stream) putRingLocked(e *entry) {
-	if old := s.ring.put(e); old != nil && old.kl != nil {
-		old.kl.events.drop(old)
+// dataIn returns the copy of data inside frame, its encoding, when data is
+// written there as it is (one line: a reading's JSON always is), so that an
+// event's payload is kept once; else a copy of its own.
+func dataIn(frame, data []byte) []byte {
+	if bytes.IndexAny(data, "\r\n") < 0 {
+		end := len(frame) - 2 // the blank line that ends the event
+		if start := end - len(data); start >= 0 && bytes.Equal(frame[start:end], data) {
+			return frame[start:end:end]
+		}
+	}
+	return append([]byte(nil), data...)
+}
+
+// growRingLocked grows the ring, if it must, to span the retention of every
+// key the stream has (up to MaxKeys), keeping the events up to head.
+func (s *Stream) growRingLocked(head uint64) {
+	if n := ceilPow2(min(s.keyed, s.maxKeys) * s.retention); n > s.ring.size() {
+		s.ring.grow(n, head)
 	}
 }
+
+// putRingLocked stores a hole (a sequence number the log skipped) in the
+// ring.
+func (s *Stream) putRingLocked(e *entry) { s.ring.put(e) }
 
 // Append stores m under a sequence number given by an outside log (a
 // JetStream stream's), for streams whose IDs are that log's: identical on
@@ -123,7 +148,7 @@ func (s *Stream) Append(seq uint64, m Message, catchingUp bool) (bool, error) {
 		return false, ErrClosed
 	case seq <= head:
 		return false, nil
-	case head == 0 || seq-head > uint64(len(s.ring.slots)):
+	case head == 0 || seq-head > uint64(s.ring.size()):
 		s.ring.first.Store(seq)
 	default:
 		for hole := head + 1; hole < seq; hole++ {
@@ -179,6 +204,7 @@ func (s *Stream) fanOutLocked(n int, catchingUp bool) {
 		}
 	}
 	s.mu.Unlock()
+	s.wakes.flush()
 	clear(s.touched)
 	s.touched = s.touched[:0]
 }
@@ -193,7 +219,7 @@ func (s *Stream) notifyLocked(sub *Subscription, n int, catchingUp bool) {
 	if !catchingUp {
 		sub.unread.Add(int64(n))
 	}
-	sub.notify()
+	sub.notifyIn(&s.wakes)
 }
 
 // MaxBatch is the longest batch PublishBatch takes: half the retention (at

@@ -19,8 +19,10 @@ const (
 
 // StreamOptions configure a Stream. The zero value works.
 type StreamOptions struct {
-	// Retention is how many events the ring keeps for replay
-	// (DefaultRetention when 0).
+	// Retention is how many events of each key the stream keeps for
+	// replay (DefaultRetention when 0): adding keys never shortens what one
+	// key's followers can resume. Memory is bounded by MaxKeys × Retention
+	// events.
 	Retention int
 	// QueueLimit is how many live events a subscriber may have unread before
 	// it is evicted (DefaultQueueLimit when 0). It is capped at half the
@@ -65,8 +67,10 @@ type Stream struct {
 	head     atomic.Uint64      // newest published sequence number, 0 before any
 	keys     map[string]*keyLog // every key with an event or a follower
 	keyed    int                // keys with an event (what MaxKeys caps)
+	dropped  uint64             // the newest sequence number any key's log dropped (0: none)
 	batchGen uint64             // PublishBatch's generation, to group a batch by key
 	touched  []*keyLog          // the keys of the batch being published
+	wakes    wakeBatch          // the pooled wake-ups of the publish under way
 
 	mu         sync.Mutex // guards subs, every follower set and closed
 	subs       map[*Subscription]struct{}
@@ -89,7 +93,7 @@ func NewStream(name string, opts StreamOptions) *Stream {
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	return &Stream{
+	s := &Stream{
 		name:       name,
 		epoch:      opts.Epoch,
 		fedByLog:   opts.FedByLog,
@@ -98,9 +102,10 @@ func NewStream(name string, opts StreamOptions) *Stream {
 		maxKeys:    cmp.Or(max(opts.MaxKeys, 0), DefaultMaxKeys),
 		keys:       make(map[string]*keyLog),
 		m:          m.stream(name),
-		ring:       newRing(retention),
 		subs:       make(map[*Subscription]struct{}),
 	}
+	s.ring.init(retention)
+	return s
 }
 
 // SetEpoch sets the prefix of the stream's event IDs (see NewEpoch), for a
@@ -123,7 +128,7 @@ func (s *Stream) Epoch() string {
 	return s.epoch
 }
 
-// Retention returns how many events the ring keeps.
+// Retention returns how many events of each key the stream keeps.
 func (s *Stream) Retention() int { return s.retention }
 
 // Name returns the stream's name.

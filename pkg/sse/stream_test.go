@@ -49,6 +49,16 @@ func drain(tb testing.TB, sub *Subscription) []string {
 	return frameIDs(tb, frames)
 }
 
+// lastID returns the ID of s's newest event, or "" before the first.
+func lastID(s *Stream) string {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	if h := s.head.Load(); h > 0 {
+		return FormatID(s.epoch, h)
+	}
+	return ""
+}
+
 func equal(a, b []string) bool { return strings.Join(a, ",") == strings.Join(b, ",") }
 
 func TestIDsCarryTheEpoch(t *testing.T) {
@@ -57,8 +67,8 @@ func TestIDsCarryTheEpoch(t *testing.T) {
 	if !equal(ids, []string{"ep-1", "ep-2", "ep-3"}) {
 		t.Fatalf("ids = %v", ids)
 	}
-	if s.LastID() != "ep-3" {
-		t.Fatalf("LastID = %q", s.LastID())
+	if lastID(s) != "ep-3" {
+		t.Fatalf("LastID = %q", lastID(s))
 	}
 	for _, bad := range []string{"ep-", "ep-x", "ep-+1", "other-1", "1", "ep-0", "ep-99999999999999999999999"} {
 		if _, ok := ParseID("ep", bad); ok {
@@ -161,17 +171,28 @@ func TestResumeThatCannotBeHonouredResets(t *testing.T) {
 	}
 }
 
+// Retention counts events per key, and memory stays bounded: after 1,000
+// events of each of three keys, the stream retains 16 of each (the newest),
+// and holds no more than the ring (which spans every key's retention).
 func TestRetentionIsBounded(t *testing.T) {
 	s := NewStream("t", StreamOptions{Epoch: "e", Retention: 16})
-	MustPublish(t, s, 1000)
-	retained := 0
-	for i := range s.ring.slots {
-		if s.ring.slots[i].Load() != nil {
-			retained++
+	for range 1000 {
+		publishKeys(t, s, "a", "b", "c")
+	}
+	items, _ := s.Since(Earliest, nil, 1<<20)
+	if len(items) != 48 || items[0].ID != "e-2953" || items[47].ID != "e-3000" {
+		t.Fatalf("retained %d events (%s…), want the newest 16 of each key: 48 from e-2953", len(items), items[0].ID)
+	}
+	for _, k := range []string{"a", "b", "c"} {
+		if items, _ := s.Since(Earliest, []string{k}, 1<<20); len(items) != 16 {
+			t.Fatalf("key %s retains %d events, want 16", k, len(items))
+		}
+		if n := s.keys[k].events.live; n != 16 {
+			t.Fatalf("key %s's log holds %d events, want 16", k, n)
 		}
 	}
-	if retained != 16 {
-		t.Fatalf("ring holds %d entries, want 16", retained)
+	if n := s.ring.size(); n != 64 {
+		t.Fatalf("ring of %d slots, want 64: three keys' 16, rounded up to a power of two", n)
 	}
 }
 
@@ -302,7 +323,7 @@ func TestPublishRefusesBreakingType(t *testing.T) {
 	if _, err := s.Publish("a\nb", []byte("x")); !errors.Is(err, ErrInvalidType) {
 		t.Fatalf("err = %v", err)
 	}
-	if s.LastID() != "" {
+	if lastID(s) != "" {
 		t.Fatal("a refused event took an ID")
 	}
 }

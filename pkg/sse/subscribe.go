@@ -62,7 +62,7 @@ func (s *Stream) SubscribeWith(o SubscribeOptions) (*Subscription, error) {
 			}
 		} else {
 			for seq := start; seq <= head; seq++ {
-				if e := s.ring.get(seq); e != nil && e.frame != nil {
+				if e := s.ring.get(seq); e != nil && e.frame != nil && !e.dropped.Load() {
 					sub.Backlog++
 				}
 			}
@@ -92,6 +92,7 @@ func (s *Stream) SubscribeWith(o SubscribeOptions) (*Subscription, error) {
 	sort.Slice(sub.initial, func(i, j int) bool { return sub.initial[i].seq < sub.initial[j].seq })
 	sub.cursor.Store(start)
 	sub.live = head
+	sub.skipDropped = s.dropped
 	s.subs[sub] = struct{}{}
 	s.m.subscribers.Inc()
 	return sub, nil

@@ -14,6 +14,10 @@ type Subscription struct {
 	cursor  atomic.Uint64 // next sequence number to deliver: every event of the subscription below it was delivered
 	live    uint64        // head at Subscribe: events up to it are backlog, not counted as unread
 	unread  atomic.Int64  // live events published for it and not read (see notifyLocked)
+	// skipDropped: events up to it that left their key's log before the
+	// subscription began are passed over in the ring (its reset said so);
+	// one dropped later was missed, and evicts it.
+	skipDropped uint64
 
 	wake     chan struct{}
 	notifier notifier // when set (the writer pool), gets the wake-ups instead of wake; under stream.mu
@@ -44,19 +48,30 @@ type keyCursor struct {
 }
 
 // notifier receives the wake-ups of subscriptions that share a writer (the
-// writer pool's responses). notify must not block: it is called under the
-// stream's lock.
-type notifier interface{ notify() }
+// writer pool's responses). Neither method may block: they are called under
+// the stream's lock. notifyIn adds the wake-up to a publish's batch, which
+// hands it over when the publisher has visited every subscriber (flush).
+type notifier interface {
+	notify()
+	notifyIn(b *wakeBatch)
+}
 
 // notify wakes sub's reader. s.mu must be held.
-func (sub *Subscription) notify() {
-	if sub.notifier != nil {
+func (sub *Subscription) notify() { sub.notifyIn(nil) }
+
+// notifyIn wakes sub's reader, through b (when not nil) for a pooled one.
+// s.mu must be held.
+func (sub *Subscription) notifyIn(b *wakeBatch) {
+	switch {
+	case sub.notifier != nil && b != nil:
+		sub.notifier.notifyIn(b)
+	case sub.notifier != nil:
 		sub.notifier.notify()
-		return
-	}
-	select {
-	case sub.wake <- struct{}{}:
 	default:
+		select {
+		case sub.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -130,6 +145,12 @@ func (sub *Subscription) Next(dst [][]byte, max int) ([][]byte, error) {
 			continue
 		}
 		if e == nil {
+			return dst, sub.gone()
+		}
+		if e.frame != nil && e.dropped.Load() {
+			if e.seq <= sub.skipDropped {
+				continue
+			}
 			return dst, sub.gone()
 		}
 		if e.frame != nil {
