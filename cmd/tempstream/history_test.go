@@ -421,3 +421,34 @@ func TestHistoryAgeFlag(t *testing.T) {
 		{"env", nil, map[string]string{"TEMPSTREAM_HISTORY_AGE": "month"}, []string{"TEMPSTREAM_HISTORY_AGE", "--history-age"}},
 	})
 }
+
+// TestHistoryCluster: two instances on a 3-node NATS cluster (replicas 3)
+// answer the same history, every reading counted once, whichever instance
+// took the readings.
+func TestHistoryCluster(t *testing.T) {
+	t.Parallel()
+	cl := startNATSCluster(t, 3)
+	args := ingestArgs("--nats-url", cl.urls(), "--nats-replicas", "3", "--history-age", historyAge)
+	a := startInstance(t, "tempstream1", args...)
+	b := startInstance(t, "tempstream2", args...)
+	var rs []ingestReading
+	for i := range 720 { // 2 hours, a reading every 10 s
+		at := historyDay.Add(time.Duration(i) * 10 * time.Second)
+		rs = append(rs, ingestReading{Sensor: "c", Celsius: float64(i % 6), At: stamp(at)}) // 30 cycles of 0…5 in each half hour
+	}
+	for i := 0; i < len(rs); i += 120 {
+		in := []*instance{a, b}[i/120%2] // each instance takes half of the batches
+		in.mustPost(t, rs[i:i+120])
+	}
+	const q = "sensor=c&from=2025-03-01T00:00:00Z&to=2025-03-01T02:00:00Z&points=4"
+	want := []hp{
+		{"2025-03-01T00:00:00.000Z", 0, 2.5, 5, 180},
+		{"2025-03-01T00:30:00.000Z", 0, 2.5, 5, 180},
+		{"2025-03-01T01:00:00.000Z", 0, 2.5, 5, 180},
+		{"2025-03-01T01:30:00.000Z", 0, 2.5, 5, 180},
+	}
+	for _, in := range []*instance{a, b} {
+		hb := waitHistory(t, in.ts, q, in.name+": every reading in the summaries", func(hb historyBody) bool { return historyCount(hb) >= 720 })
+		checkHistorySeries(t, hb, 0, "c", 1800, "minute", want...)
+	}
+}
