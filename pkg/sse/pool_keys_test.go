@@ -38,6 +38,9 @@ func TestPooledFollowersGetOnlyTheirKeys(t *testing.T) {
 		dial(t, srv.URL+fmt.Sprintf("?key=idle-%d", i), "")
 	}
 	testharness.WaitFor(t, poolWait, "every response in the pool", func() bool { return h.Pooled() == 53 })
+	// Each response is visited once as it joins its shard: wait for those
+	// visits, so that only the publishes' are counted.
+	testharness.WaitFor(t, poolWait, "the pool's first visit of each response", func() bool { return h.Serves() >= 53 })
 	before := h.Serves()
 	var want, wantAB, wantAll []string
 	for i := range 60 {
