@@ -116,10 +116,6 @@ func (r *keyRing) firstAtOrAfter(seq uint64) uint64 {
 	return lo
 }
 
-// oldestLive returns the kseq of the key's oldest live event (n+1 when none).
-// Under Stream.pubMu.
-func (r *keyRing) oldestLive() uint64 { return r.n.Load() - uint64(r.live) + 1 }
-
 func ceilPow2(n int) int {
 	p := 1
 	for p < n {

@@ -196,36 +196,10 @@ func TestKeyedSeamUnderConcurrentPublishing(t *testing.T) {
 				return
 			}
 			defer sub.Close()
-			want := from + 1
-			next := func() {
-				for want <= total && key(want) != follows[0] && key(want) != follows[1] {
-					want++
-				}
-			}
-			next()
-			deadline := time.After(20 * time.Second)
-			for want <= total {
-				frames, err := sub.Next(nil, 64)
-				if err != nil {
-					errs <- err
-					return
-				}
-				for _, id := range frameIDs(t, frames) {
-					if id != FormatID("e", want) {
-						errs <- fmt.Errorf("follower of %v from %d: got %s, want e-%d", follows, from, id, want)
-						return
-					}
-					want++
-					next()
-				}
-				if len(frames) == 0 {
-					select {
-					case <-sub.Wake():
-					case <-deadline:
-						errs <- fmt.Errorf("follower of %v from %d stuck at %d", follows, from, want)
-						return
-					}
-				}
+			follower := fmt.Sprintf("follower of %v", follows)
+			followed := func(seq uint64) bool { return key(seq) == follows[0] || key(seq) == follows[1] }
+			if err := readSeam(t, sub, follower, from, total, followed, 20*time.Second); err != nil {
+				errs <- err
 			}
 		})
 	}

@@ -286,13 +286,11 @@ func (sh *shard) pass(now time.Time) {
 	clear(incoming)
 	clear(ready)
 	sh.spareIn, sh.spareReady = incoming[:0], ready[:0]
-	// The front has gone longest without a write; a serve moves it to the
-	// back (written), off the list (busy) or out (ended).
+	// The front has gone longest without a write; a serve writes it (to
+	// the back, with lastWrite now), hands it to finishWrite (off the
+	// list) or ends it (out), so the loop moves on.
 	for c := sh.idle.head; c != nil && now.Sub(c.lastWrite) >= sh.p.heartbeat; c = sh.idle.head {
 		sh.serve(c, now)
-		if sh.idle.head == c {
-			break // cannot happen; never spin
-		}
 	}
 	sh.tally.flush()
 }

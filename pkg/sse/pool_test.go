@@ -1,9 +1,7 @@
 package sse_test
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -176,43 +174,25 @@ func TestPooledClientThatLeavesFreesItsSlot(t *testing.T) {
 	dial(t, srv.URL, "") // MaxSubscribers 1: taken again
 }
 
-// stopAfter is a tap that keeps the body as received and ends the stream
-// once n comments have arrived.
-type stopAfter struct {
-	s    *ssetest.Stream
-	n    int
-	seen bytes.Buffer
-}
-
-var errEnough = errors.New("enough")
-
-func (w *stopAfter) Write(p []byte) (int, error) {
-	w.seen.Write(p)
-	if w.s.Comments() >= w.n {
-		return len(p), errEnough
-	}
-	return len(p), nil
-}
-
 func TestPooledHeartbeat(t *testing.T) {
 	opts, reg := withMetrics(sse.StreamOptions{Epoch: "e"})
 	b := sse.NewBroker(opts, "s")
 	defer b.Close()
 	h := &sse.Handler{Broker: b, Writers: 1, Heartbeat: 20 * time.Millisecond}
 	srv := sse.MustServePooled(t, h)
-	tap := &stopAfter{n: 3}
-	tap.s = ssetest.Dial(t, srv.URL, ssetest.Options{Tap: tap})
-	if ev, err := tap.s.Next(poolWait); err != errEnough {
+	tap := &ssetest.StopAfter{N: 3}
+	tap.S = ssetest.Dial(t, srv.URL, ssetest.Options{Tap: tap})
+	if ev, err := tap.S.Next(poolWait); err != ssetest.ErrEnough {
 		t.Fatalf("got %+v, %v; want 3 heartbeats and nothing else", ev, err)
 	}
 	seen := 0
-	for line := range strings.SplitSeq(tap.seen.String(), "\n") { // the raw body, comments and all
+	for line := range strings.SplitSeq(tap.Seen.String(), "\n") { // the raw body, comments and all
 		if line == ": heartbeat" {
 			seen++
 		}
 	}
 	if seen < 3 {
-		t.Fatalf("%d heartbeat lines in %q", seen, tap.seen.String())
+		t.Fatalf("%d heartbeat lines in %q", seen, tap.Seen.String())
 	}
 	if n := metricValue(t, reg, "tempstream_sse_heartbeats_total", "stream", "s"); n < 3 {
 		t.Fatalf("heartbeats metric %v", n)

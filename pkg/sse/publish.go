@@ -119,10 +119,6 @@ func (s *Stream) growRingLocked(head uint64) {
 	}
 }
 
-// putRingLocked stores a hole (a sequence number the log skipped) in the
-// ring.
-func (s *Stream) putRingLocked(e *entry) { s.ring.put(e) }
-
 // Append stores m under a sequence number given by an outside log (a
 // JetStream stream's), for streams whose IDs are that log's: identical on
 // every instance that reads it. seq must be above the stream's newest; a
@@ -152,7 +148,7 @@ func (s *Stream) Append(seq uint64, m Message, catchingUp bool) (bool, error) {
 		s.ring.first.Store(seq)
 	default:
 		for hole := head + 1; hole < seq; hole++ {
-			s.putRingLocked(&entry{seq: hole})
+			s.ring.put(&entry{seq: hole}) // a sequence number the log skipped
 		}
 	}
 	e := s.putLocked(seq, m)

@@ -196,6 +196,42 @@ func TestRetentionIsBounded(t *testing.T) {
 	}
 }
 
+// readSeam reads sub, which resumed after event from, until it has read
+// every event up to last that it follows (follows(seq), or every one when
+// follows is nil), and says how it went wrong: an event out of turn, a
+// subscription error, or no event within wait. The reader of the seam tests.
+func readSeam(tb testing.TB, sub *Subscription, who string, from, last uint64, follows func(seq uint64) bool, wait time.Duration) error {
+	want := from + 1
+	skip := func() {
+		for want <= last && follows != nil && !follows(want) {
+			want++
+		}
+	}
+	skip()
+	deadline := time.After(wait)
+	for want <= last {
+		frames, err := sub.Next(nil, 64)
+		if err != nil {
+			return err
+		}
+		for _, id := range frameIDs(tb, frames) {
+			if id != FormatID("e", want) {
+				return fmt.Errorf("%s from %d: got %s, want e-%d", who, from, id, want)
+			}
+			want++
+			skip()
+		}
+		if len(frames) == 0 {
+			select {
+			case <-sub.Wake():
+			case <-deadline:
+				return fmt.Errorf("%s from %d stuck at %d", who, from, want)
+			}
+		}
+	}
+	return nil
+}
+
 // TestSeamUnderConcurrentPublishing subscribes with resume points while a
 // publisher runs flat out: every subscriber must see the exact sequence after
 // its resume point, with no gap and no duplicate where replay meets live.
@@ -222,29 +258,8 @@ func TestSeamUnderConcurrentPublishing(t *testing.T) {
 				errs <- fmt.Errorf("resume from %d reset: %+v", from, sub.Reset)
 				return
 			}
-			want := from + 1
-			deadline := time.After(10 * time.Second)
-			for want <= total {
-				frames, err := sub.Next(nil, 64)
-				if err != nil {
-					errs <- err
-					return
-				}
-				for _, id := range frameIDs(t, frames) {
-					if id != FormatID("e", want) {
-						errs <- fmt.Errorf("subscriber from %d: got %s, want e-%d", from, id, want)
-						return
-					}
-					want++
-				}
-				if len(frames) == 0 {
-					select {
-					case <-sub.Wake():
-					case <-deadline:
-						errs <- fmt.Errorf("subscriber from %d stuck at %d", from, want)
-						return
-					}
-				}
+			if err := readSeam(t, sub, "subscriber", from, total, nil, 10*time.Second); err != nil {
+				errs <- err
 			}
 		})
 	}

@@ -1,8 +1,6 @@
 package ssetest
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -229,36 +227,18 @@ func TestHTTP10(t *testing.T) {
 	}
 }
 
-// stopAfter is a tap that keeps what it sees and ends the stream once
-// enough comments arrived.
-type stopAfter struct {
-	s    *Stream
-	n    int
-	seen bytes.Buffer
-}
-
-var errEnough = errors.New("enough")
-
-func (w *stopAfter) Write(p []byte) (int, error) {
-	w.seen.Write(p)
-	if w.s.Comments() >= w.n {
-		return len(p), errEnough
-	}
-	return len(p), nil
-}
-
 func TestTapAndComments(t *testing.T) {
 	_, srv, _ := serve(t, &sse.Handler{Heartbeat: 10 * time.Millisecond}, false)
-	tap := &stopAfter{n: 3}
+	tap := &StopAfter{N: 3}
 	for _, s := range []*Stream{Dial(t, srv.URL, Options{Tap: tap}), Open(t, srv.URL, Options{Tap: tap})} {
-		tap.s = s
-		tap.seen.Reset()
+		tap.S = s
+		tap.Seen.Reset()
 		before := time.Now()
-		if _, err := s.Next(wait); err != errEnough {
+		if _, err := s.Next(wait); err != ErrEnough {
 			t.Fatalf("Next = %v, want the tap's error", err)
 		}
-		if s.Comments() < 3 || strings.Count(tap.seen.String(), ": heartbeat\n") != s.Comments() {
-			t.Fatalf("%d comments; the tap saw %q", s.Comments(), tap.seen.String())
+		if s.Comments() < 3 || strings.Count(tap.Seen.String(), ": heartbeat\n") != s.Comments() {
+			t.Fatalf("%d comments; the tap saw %q", s.Comments(), tap.Seen.String())
 		}
 		if lb := s.LastByte(); lb.Before(before) || lb.After(time.Now()) {
 			t.Fatalf("last byte at %v", lb)
