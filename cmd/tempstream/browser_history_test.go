@@ -38,9 +38,16 @@ func TestBrowserHistory(t *testing.T) {
 
 	b := startBrowser(t, ts.addr)
 	b.run("loading /temperature", 10*time.Second, chromedp.Navigate(ts.url+"/temperature"))
-	st := b.waitState(5*time.Second, "live with three sensors", func(st pageState) bool {
-		return st.State == "live" && st.Range == "live" && st.Sensors == 3 && st.Points > 0 &&
+	b.waitState(5*time.Second, "live with sim-1 drawn", func(st pageState) bool {
+		return st.State == "live" && st.Range == "live" && st.Sensors == 1 && st.Points > 0 &&
 			st.Band == "0" && st.Buckets == 0 && st.Search == ""
+	})
+	// The chart draws the focused sensor (sim-1) and the pinned ones.
+	for _, id := range sensors[1:] {
+		b.run("pinning "+id, 5*time.Second, chromedp.Click(chromedp.CSS(`#tiles .tile[data-sensor="`+id+`"] .pin`)))
+	}
+	st := b.waitState(5*time.Second, "live with three sensors drawn", func(st pageState) bool {
+		return st.State == "live" && st.Sensors == 3 && st.Points > 0 && st.Search == "?pin=sim-2,sim-3"
 	})
 
 	// 1 h: the history API's answer, then the live readings appended to it.
@@ -77,7 +84,7 @@ func TestBrowserHistory(t *testing.T) {
 	}
 	b.run("reloading the page", 10*time.Second, chromedp.Reload())
 	st = b.waitState(5*time.Second, "after a reload, 7 d again from the history API", func(st pageState) bool {
-		return st.Range == "7d" && st.Search == "?range=7d" && st.Loads >= 1 && st.Loading == "0" && st.Buckets > 0 && st.Band == "1"
+		return st.Range == "7d" && st.Search == "?pin=sim-2,sim-3&range=7d" && st.Loads >= 1 && st.Loading == "0" && st.Buckets > 0 && st.Band == "1"
 	})
 	pressed, err := eval[string](b, `document.querySelector('.ranges button[aria-pressed="true"]').id`)
 	if err != nil || pressed != "range-7d" {
@@ -130,7 +137,7 @@ func TestBrowserHistory(t *testing.T) {
 	// Live again: the URL is plain, the chart holds the stream's readings.
 	b.run("clicking Live", 5*time.Second, chromedp.Click(chromedp.ID("range-live")))
 	b.waitState(2*time.Second, "live again", func(st pageState) bool {
-		return st.Range == "live" && st.Search == "" && st.Band == "0" && st.Buckets == 0 && st.Sensors == 3 && st.Points > 0
+		return st.Range == "live" && st.Search == "?pin=sim-2,sim-3" && st.Band == "0" && st.Buckets == 0 && st.Sensors == 3 && st.Points > 0
 	})
 
 	b.checkRequests("/temperature", "/static/temperature.css", "/static/temperature.js",
@@ -180,7 +187,7 @@ func (b *browser) chooseRange(t *testing.T, r string, loads int) pageState {
 	t.Helper()
 	b.run("clicking "+r, 5*time.Second, chromedp.Click(chromedp.ID("range-"+r)))
 	st := b.waitState(5*time.Second, r+": the chart filled from the history API", func(st pageState) bool {
-		return st.Range == r && st.Search == "?range="+r && st.Zoom == "0" && st.Loading == "0" &&
+		return st.Range == r && st.Search == "?pin=sim-2,sim-3&range="+r && st.Zoom == "0" && st.Loading == "0" &&
 			(st.Loads > loads && st.Buckets > 0 || st.Error != "")
 	})
 	if st.Error != "" {

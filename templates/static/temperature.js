@@ -1,11 +1,24 @@
-// The temperature page. It follows GET /events with EventSource:
+// The temperature page, for one sensor or a few hundred. It follows
+// GET /events with EventSource:
 //
 //   - The first connection asks for ?lastEventId=earliest, so the chart starts
 //     with every reading the server keeps. After that, EventSource sends
 //     Last-Event-ID itself on each reconnect (the header wins over the query),
 //     so the page gets exactly the readings it missed.
-//   - Every reading is kept once (by event ID), per sensor, and drawn with
-//     uPlot (vendored under /static/vendor/uplot/), a line per sensor.
+//   - Every sensor is a tile (li[data-sensor]): its name, latest value, trend,
+//     how long ago it reported, and "stale" after three of its usual
+//     intervals of silence. GET /api/v1/sensors fills the tiles at once.
+//   - One sensor is focused (shown large in #temperature; a click or Enter on
+//     its tile); others can be pinned. The chart draws the focused and
+//     pinned sensors only, at most eight lines, each its own colour and
+//     dash from a palette made for colour-blind readers (Okabe and Ito),
+//     with a legend (#legend) giving each line's value under the cursor.
+//     The choice is kept in the URL (?focus=a&pin=b,c) and in localStorage.
+//   - Past twelve sensors a filter box narrows the tiles by name, and tiles
+//     can be grouped by the prefix of their IDs before a dot or dash.
+//   - Work is done once a display frame at most, and only for what changed:
+//     the tiles of the sensors that reported, the chart when a sensor it
+//     draws did.
 //   - A reset event (readings missed, or the server restarted) is shown.
 //   - A range switch (live, 1 h, 24 h, 7 d, 30 d; kept in the URL as
 //     ?range=24h) shows either those live readings, or the range from
@@ -23,29 +36,44 @@
 // Event data is never treated as HTML: the page writes with textContent only.
 // State a test or a person may read: #status[data-state], and on #chart
 // data-points (readings or buckets drawn), data-last-id (last event ID),
-// data-sensors, data-range (live, 1h, 24h, 7d, 30d), data-zoom ("1" when
-// zoomed in), data-band ("1" when the low–high band is drawn),
+// data-sensors (lines drawn), data-range (live, 1h, 24h, 7d, 30d), data-zoom
+// ("1" when zoomed in), data-band ("1" when the low–high band is drawn),
 // data-buckets (buckets of the history answer drawn), data-live (live
 // readings appended after it), data-from and data-to (the span it
 // answered), data-first (the oldest point drawn), data-history (memory or
 // jetstream), data-loads (history answers drawn), data-loading and
-// data-error; #notice[data-reason] when a reset was shown.
+// data-error; #notice[data-reason] when a reset was shown; on each tile
+// data-sensor, data-trend (rising, falling, steady), data-stale,
+// data-focused and data-pinned; #tiles[data-frame-ms] (the longest frame's
+// work, ms).
 'use strict';
 (function () {
   const UNIT_KEY = 'tempstream.unit';
-  const SENSOR_KEY = 'tempstream.sensor';
-  const MAX_POINTS = 10000; // readings the chart keeps, all sensors together
+  const FOCUS_KEY = 'tempstream.sensor';
+  const PINS_KEY = 'tempstream.pins';
+  const GROUP_KEY = 'tempstream.group';
+  const MAX_POINTS = 10000; // readings kept of a sensor the chart draws
+  const MIN_POINTS = 240; // … and of any other (its backfill comes when it is drawn)
+  const MAX_LINES = 8; // sensors the chart draws: the palette's size
+  const FILTER_PAST = 12; // more sensors than this: the filter box and grouping
+  const TREND_READINGS = 6; // readings a tile's trend is taken over
+  const STEADY = 0.1; // °C: a change over them smaller than this is steady
+  const STALE_AFTER = 3; // usual intervals of silence before a sensor is stale
   const OFFLINE_AFTER = 15000; // ms without a connection before "reconnecting" becomes "offline"
   const MIN_SILENCE = 5000; // ms: the shortest silence taken for a stalled connection
   const DEFAULT_SILENCE = 45000; // ms: the silence limit while the reading interval is unknown
-  const COLORS = 8; // --c0 … --c7 in temperature.css
   const Y_STEPS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
+  // Line styles of the eight slots: --c0 … --c7 in temperature.css with these
+  // dashes (canvas, in CSS pixels), so that two lines whose colours a reader
+  // cannot tell apart still differ.
+  const DASHES = [null, null, null, null, [8, 5], [8, 5], [8, 5], [8, 5]];
   const LABELS = {
     connecting: 'Connecting…',
     live: 'Live',
     reconnecting: 'Reconnecting…',
     offline: 'Offline, retrying',
   };
+  const TRENDS = { rising: '↗', falling: '↘', steady: '→' };
 
   const byId = function (id) { return document.getElementById(id); };
   const ui = {
@@ -58,13 +86,19 @@
     low: byId('low'),
     avg: byId('avg'),
     high: byId('high'),
-    sensors: byId('sensors'),
+    tiles: byId('tiles'),
+    tilesCount: byId('tiles-count'),
+    tilesNote: byId('tiles-note'),
+    finder: byId('finder'),
+    filter: byId('filter'),
+    group: byId('group'),
     status: byId('status'),
     statusText: byId('status-text'),
     notice: byId('notice'),
     noticeText: byId('notice-text'),
     noticeClose: byId('notice-close'),
     chart: byId('chart'),
+    legend: byId('legend'),
     historyMeta: byId('history-meta'),
     readout: byId('readout'),
     unitButtons: document.querySelectorAll('.units button'),
@@ -82,22 +116,19 @@
   // ---------------------------------------------------------------------------
   // Readings
 
-  // sensors: id → {id, color, points: [[ms, celsius or null (a gap)]], last, gaps}
+  // sensors: id → {id, points: [[ms, celsius or null (a gap)]], last, gaps,
+  // usual (ms: the median gap, 0 while unknown), recent (last celsius values)}
   const sensors = new Map();
-  let held = 0; // readings held, all sensors (gap markers not counted)
   let lastId = ''; // the last event ID seen
   let lastEpoch = '';
   let lastSeq = 0;
   let unit = load(UNIT_KEY) === 'F' ? 'F' : 'C';
-  let chosen = load(SENSOR_KEY) || '';
 
-  // colors gives each sensor its colour (0 … COLORS-1), in the order seen,
-  // in the stream or in the history API's answers.
-  const colors = new Map();
-  function colorOf(id) {
-    if (!colors.has(id)) colors.set(id, colors.size % COLORS);
-    return colors.get(id);
-  }
+  // The tiles' order: sensor IDs compared as text with their numbers as
+  // numbers (sim-2 before sim-10).
+  const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
+  let order = []; // sensor IDs in that order
+  let orderDirty = false;
 
   // parseId splits "<epoch>-<seq>"; null if the ID has another form.
   function parseId(id) {
@@ -108,49 +139,62 @@
   function sensorFor(id) {
     let s = sensors.get(id);
     if (!s) {
-      s = { id: id, color: colorOf(id), points: [], last: null, gaps: [] };
+      s = { id: id, points: [], last: null, gaps: [], usual: 0, recent: [] };
       sensors.set(id, s);
+      order.push(id);
+      orderDirty = true;
+      sorted = false;
     }
     return s;
   }
 
   // addPoint keeps s.points in time order (readings of one sensor come in
-  // order; the search is for clocks that step back).
-  function addPoint(s, at, celsius) {
+  // order; the search is for clocks that step back), at most cap of them.
+  function addPoint(s, at, celsius, cap) {
     const pts = s.points;
     let i = pts.length;
     while (i > 0 && pts[i - 1][0] > at) i--;
-    if (i > 0 && celsius !== null) {
-      const prev = pts[i - 1];
-      if (prev[1] !== null && i === pts.length) {
-        s.gaps.push(at - prev[0]);
-        if (s.gaps.length > 16) s.gaps.shift();
+    if (i > 0 && pts[i - 1][0] === at && celsius !== null) {
+      pts[i - 1][1] = celsius; // held already (the stream and a backfill both had it)
+      return;
+    }
+    if (i > 0 && celsius !== null && i === pts.length && pts[i - 1][1] !== null) {
+      s.gaps.push(at - pts[i - 1][0]);
+      if (s.gaps.length > 16) s.gaps.shift();
+      if (s.gaps.length >= 2) {
+        const g = s.gaps.slice().sort(function (a, b) { return a - b; });
+        s.usual = g[g.length >> 1];
       }
     }
     pts.splice(i, 0, [at, celsius]);
-    if (celsius !== null) held++;
-    while (held > MAX_POINTS) dropOldest();
+    if (pts.length > cap) pts.splice(0, pts.length - cap);
   }
 
-  function dropOldest() {
-    let oldest = null;
-    sensors.forEach(function (s) {
-      if (s.points.length && (!oldest || s.points[0][0] < oldest.points[0][0])) oldest = s;
-    });
-    if (!oldest) return;
-    const p = oldest.points.shift();
-    if (p[1] !== null) held--;
+  // capOf is how many readings a sensor keeps: all the chart may draw if
+  // it is drawn, a few otherwise (its trend, its usual interval).
+  function capOf(id) {
+    return isCharted(id) ? MAX_POINTS : MIN_POINTS;
   }
 
-  // interval estimates the time between readings (ms): the median gap of the
-  // sensor that reports most often; 0 while unknown.
+  // remember records a reading of sensor name; true if it is new.
+  function remember(name, at, celsius, data) {
+    const s = sensorFor(name);
+    addPoint(s, at, celsius, capOf(name));
+    if (!s.last || at >= s.last.at) {
+      s.last = { celsius: celsius, data: data, at: at };
+      s.recent.push(celsius);
+      if (s.recent.length > TREND_READINGS) s.recent.shift();
+    }
+    markDirty(name);
+    return s;
+  }
+
+  // interval estimates the time between readings (ms): the usual interval
+  // of the sensor that reports most often; 0 while unknown.
   function interval() {
     let best = 0;
     sensors.forEach(function (s) {
-      if (s.gaps.length < 2) return;
-      const g = s.gaps.slice().sort(function (a, b) { return a - b; });
-      const med = g[g.length >> 1];
-      if (med > 0 && (!best || med < best)) best = med;
+      if (s.usual > 0 && (!best || s.usual < best)) best = s.usual;
     });
     return best;
   }
@@ -160,6 +204,37 @@
   function silenceLimit() {
     const iv = interval();
     return iv ? Math.max(MIN_SILENCE, 5 * iv) : DEFAULT_SILENCE;
+  }
+
+  // trendOf says whether s is rising, falling or steady over its last
+  // readings ('' with fewer than three): the change along a straight line
+  // fitted through them.
+  function trendOf(s) {
+    const v = s.recent;
+    const n = v.length;
+    if (n < 3) return '';
+    let sx = 0;
+    let sy = 0;
+    let sxy = 0;
+    let sxx = 0;
+    for (let i = 0; i < n; i++) {
+      sx += i;
+      sy += v[i];
+      sxy += i * v[i];
+      sxx += i * i;
+    }
+    const slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
+    const change = slope * (n - 1);
+    if (change > STEADY) return 'rising';
+    if (change < -STEADY) return 'falling';
+    return 'steady';
+  }
+
+  // staleOf: silent for STALE_AFTER of its usual intervals (of the
+  // quickest sensor's while its own is unknown).
+  function staleOf(s, now, quickest) {
+    const usual = s.usual || quickest;
+    return !!s.last && usual > 0 && now - s.last.at > STALE_AFTER * usual;
   }
 
   function onTemperature(ev) {
@@ -177,11 +252,7 @@
     const name = typeof msg.sensor === 'string' && msg.sensor ? msg.sensor : 'sensor';
     let at = Date.parse(msg.at);
     if (!isFinite(at)) at = Date.now();
-    const s = sensorFor(name);
-    addPoint(s, at, msg.celsius);
-    if (!s.last || at >= s.last.at) {
-      s.last = { celsius: msg.celsius, data: typeof msg.data === 'string' ? msg.data : '', at: at };
-    }
+    remember(name, at, msg.celsius, typeof msg.data === 'string' ? msg.data : '');
     scheduleRender();
   }
 
@@ -196,7 +267,7 @@
       // Readings were lost for good: break every line where they are missing.
       sensors.forEach(function (s) {
         const n = s.points.length;
-        if (n && s.points[n - 1][1] !== null) addPoint(s, s.points[n - 1][0] + 1, null);
+        if (n && s.points[n - 1][1] !== null) addPoint(s, s.points[n - 1][0] + 1, null, capOf(s.id));
       });
       text = 'Readings were missed (' + when + '): this page was away longer than the server ' +
         'keeps them. The chart has a break where they are missing.';
@@ -214,7 +285,53 @@
     ui.noticeText.textContent = text;
     ui.notice.dataset.reason = reason;
     ui.notice.hidden = false;
+    chartDirty = true;
     scheduleRender();
+  }
+
+  // seed fills the tiles from GET /api/v1/sensors (every sensor's latest
+  // reading), so a sensor that reports rarely has its tile at once.
+  function seed() {
+    return fetchJSON('/api/v1/sensors').then(function (body) {
+      (Array.isArray(body.sensors) ? body.sensors : []).forEach(function (r) {
+        if (!r || typeof r.sensor !== 'string' || !r.sensor || !num(r.celsius)) return;
+        const s = sensors.get(r.sensor);
+        const at = Date.parse(r.at);
+        if (!isFinite(at) || (s && s.last && s.last.at >= at)) return; // the stream's is as new
+        if (!s) {
+          const t = sensorFor(r.sensor);
+          t.last = { celsius: r.celsius, data: typeof r.data === 'string' ? r.data : '', at: at };
+          markDirty(r.sensor);
+        }
+      });
+      scheduleRender();
+    }, function () { /* the stream fills them */ });
+  }
+
+  // backfill gives a sensor newly drawn in the live chart the readings the
+  // server keeps of it that are older than those held (GET /api/v1/readings).
+  const backfilled = new Set();
+  function backfill(id) {
+    if (backfilled.has(id)) return;
+    backfilled.add(id);
+    const q = new URLSearchParams({ sensor: id, limit: String(MAX_POINTS) });
+    fetchJSON('/api/v1/readings?' + q.toString()).then(function (body) {
+      const s = sensors.get(id);
+      const list = Array.isArray(body.readings) ? body.readings : [];
+      const oldest = s && s.points.length ? s.points[0][0] : Infinity;
+      const t = sensorFor(id);
+      let added = 0;
+      list.forEach(function (r) {
+        const at = r ? Date.parse(r.at) : NaN;
+        if (!isFinite(at) || !num(r.celsius) || at >= oldest) return;
+        addPoint(t, at, r.celsius, capOf(id));
+        added++;
+      });
+      if (added) {
+        chartDirty = true;
+        scheduleRender();
+      }
+    }, function () { backfilled.delete(id); });
   }
 
   // ---------------------------------------------------------------------------
@@ -299,11 +416,343 @@
   }
 
   // ---------------------------------------------------------------------------
-  // View
+  // Focus and pins: the sensor shown large, and those drawn with it. Kept
+  // in the URL (?focus=a&pin=b,c, once chosen) and in localStorage; the URL
+  // wins, so a link shows what its sender saw.
 
-  function primary() {
-    return sensors.get(chosen) || sensors.values().next().value || null;
+  const MAX_ID = 128; // longer is not a sensor ID: ignored
+
+  function cleanIds(list) {
+    const out = [];
+    list.forEach(function (id) {
+      if (typeof id === 'string' && id && id.length <= MAX_ID && out.indexOf(id) < 0) out.push(id);
+    });
+    return out;
   }
+
+  let focus = '';
+  let pins = [];
+  (function readChoice() {
+    const q = new URLSearchParams(window.location.search);
+    if (q.has('focus') || q.has('pin')) {
+      focus = cleanIds([q.get('focus') || ''])[0] || '';
+      pins = cleanIds((q.get('pin') || '').split(','));
+      return;
+    }
+    focus = cleanIds([load(FOCUS_KEY) || ''])[0] || '';
+    let stored = [];
+    try { stored = JSON.parse(load(PINS_KEY) || '[]'); } catch (e) { /* none */ }
+    pins = cleanIds(Array.isArray(stored) ? stored : []);
+  })();
+  pins = pins.filter(function (id) { return id !== focus; }).slice(0, MAX_LINES - 1);
+
+  function saveChoice() {
+    save(FOCUS_KEY, focus);
+    save(PINS_KEY, JSON.stringify(pins));
+    const url = new URL(window.location.href);
+    if (focus) url.searchParams.set('focus', focus); else url.searchParams.delete('focus');
+    if (pins.length) url.searchParams.set('pin', pins.join(',')); else url.searchParams.delete('pin');
+    url.search = url.search.replace(/%2C/gi, ','); // a list reads as one: pin=a,b
+    if (url.href !== window.location.href) window.history.replaceState(window.history.state, '', url.href);
+  }
+
+  // primary is the focused sensor: the one chosen, else the first tile.
+  function primary() {
+    return sensors.get(focus) || (order.length ? sensors.get(sortedOrder()[0]) : null);
+  }
+
+  // charted lists the sensors the chart draws: the focused one, then the
+  // pinned ones, at most MAX_LINES.
+  function charted() {
+    const p = primary();
+    const out = p ? [p.id] : [];
+    pins.forEach(function (id) {
+      if (out.length < MAX_LINES && out.indexOf(id) < 0) out.push(id);
+    });
+    return out;
+  }
+  let chartedNow = []; // charted() as of the last render
+  function isCharted(id) { return chartedNow.indexOf(id) >= 0; }
+
+  // slots gives each drawn sensor its line style (0 … MAX_LINES-1): kept
+  // while it is drawn, the lowest free one when it starts being drawn.
+  const slots = new Map();
+  function syncSlots() {
+    const now = charted();
+    const changed = now.join('\n') !== chartedNow.join('\n');
+    chartedNow = now;
+    slots.forEach(function (slot, id) { if (now.indexOf(id) < 0) slots.delete(id); });
+    now.forEach(function (id) {
+      if (slots.has(id)) return;
+      const used = new Set(slots.values());
+      let slot = 0;
+      while (used.has(slot)) slot++;
+      slots.set(id, slot);
+    });
+    if (changed) {
+      chartDirty = true;
+      allDirty = true;
+      now.forEach(function (id) { if (sensors.has(id)) backfill(id); });
+      if (historyMode()) loadHistory(true);
+    }
+  }
+
+  function setFocus(id) {
+    if (!sensors.has(id)) return;
+    focus = id;
+    pins = pins.filter(function (p) { return p !== id; });
+    saveChoice();
+    note('');
+    render();
+  }
+
+  function togglePin(id) {
+    const at = pins.indexOf(id);
+    if (at >= 0) {
+      pins.splice(at, 1);
+      note('');
+    } else if (primary() && primary().id === id) {
+      note(id + ' is focused: the chart draws it already.');
+      return;
+    } else if (charted().length >= MAX_LINES) {
+      note('The chart draws at most ' + MAX_LINES + ' sensors: unpin one first.');
+      return;
+    } else {
+      pins.push(id);
+      note('');
+    }
+    saveChoice();
+    render();
+  }
+
+  function note(text) {
+    if (ui.tilesNote.textContent !== text) ui.tilesNote.textContent = text;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Tiles: one a sensor, updated only when it reports (or the unit, the
+  // focus or the pins change). Past FILTER_PAST sensors, a filter box and
+  // grouping by prefix.
+
+  const tileOf = new Map(); // id → {li, main, pin, name, value, trend, ago, stale, text: {...}}
+  const dirty = new Set(); // sensors whose tile is out of date
+  let allDirty = false;
+  let chartDirty = true;
+  let filterText = '';
+  let grouped = load(GROUP_KEY) === '1';
+
+  function markDirty(id) {
+    dirty.add(id);
+    if (isCharted(id)) chartDirty = true;
+  }
+
+  let sorted = true;
+  function sortedOrder() {
+    if (!sorted) {
+      order.sort(collator.compare);
+      sorted = true;
+    }
+    return order;
+  }
+
+  // prefixOf is a sensor's group: its ID before the first dot or dash
+  // ("lab" of lab.1 and lab-2); '' when it has none.
+  function prefixOf(id) {
+    const m = /^([^.\-]+)[.\-]./.exec(id);
+    return m ? m[1] : '';
+  }
+
+  function el(tag, cls, text) {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text) e.textContent = text;
+    return e;
+  }
+
+  function makeTile(id) {
+    const li = el('li', 'tile');
+    li.dataset.sensor = id;
+    const main = el('button', 'tile-main');
+    main.type = 'button';
+    main.setAttribute('aria-pressed', 'false');
+    const name = el('span', 'tile-name', id);
+    name.title = id;
+    const value = el('span', 'tile-value', '–');
+    const trend = el('span', 'tile-trend');
+    trend.setAttribute('role', 'img');
+    const when = el('time', 'tile-ago');
+    const stale = el('span', 'tile-stale', 'stale');
+    stale.hidden = true;
+    main.append(name, value, trend, when, stale);
+    main.addEventListener('click', function () { setFocus(id); });
+    const pin = el('button', 'pin');
+    pin.type = 'button';
+    pin.setAttribute('aria-pressed', 'false');
+    pin.setAttribute('aria-label', 'Pin ' + id + ' to the chart');
+    pin.title = 'Pin to the chart';
+    pin.append(el('span', 'pin-mark'));
+    pin.addEventListener('click', function () { togglePin(id); });
+    li.append(main, pin);
+    const t = { li: li, main: main, pin: pin, name: name, value: value, trend: trend, ago: when, stale: stale, text: {} };
+    tileOf.set(id, t);
+    return t;
+  }
+
+  // set writes a tile's text or attribute only when it changed.
+  function setText(t, key, node, text) {
+    if (t.text[key] !== text) {
+      t.text[key] = text;
+      node.textContent = text;
+    }
+  }
+  function setData(t, key, value) {
+    if (t.text['@' + key] !== value) {
+      t.text['@' + key] = value;
+      t.li.dataset[key] = value;
+    }
+  }
+
+  function updateTile(id, now, quickest) {
+    const s = sensors.get(id);
+    const t = tileOf.get(id);
+    if (!s || !t) return;
+    const p = primary();
+    const focused = !!p && p.id === id;
+    const pinned = pins.indexOf(id) >= 0;
+    const slot = slots.has(id) ? slots.get(id) : -1;
+    setData(t, 'focused', String(focused));
+    setData(t, 'pinned', String(pinned));
+    setData(t, 'slot', String(slot));
+    if (t.text.pressed !== focused) {
+      t.text.pressed = focused;
+      t.main.setAttribute('aria-pressed', String(focused));
+    }
+    if (t.text.pinned !== pinned) {
+      t.text.pinned = pinned;
+      t.pin.setAttribute('aria-pressed', String(pinned));
+      t.pin.title = pinned ? 'Unpin from the chart' : 'Pin to the chart';
+    }
+    if (!s.last) return;
+    setText(t, 'value', t.value, format(s.last) + ' ' + unitLabel());
+    const trend = trendOf(s);
+    setData(t, 'trend', trend);
+    setText(t, 'trend', t.trend, trend ? TRENDS[trend] : '');
+    if (t.text.trendLabel !== trend) {
+      t.text.trendLabel = trend;
+      if (trend) t.trend.setAttribute('aria-label', trend); else t.trend.removeAttribute('aria-label');
+    }
+    if (t.text.at !== s.last.at) {
+      t.text.at = s.last.at;
+      t.ago.dateTime = new Date(s.last.at).toISOString();
+    }
+    updateAge(id, t, s, now, quickest);
+  }
+
+  function updateAge(id, t, s, now, quickest) {
+    if (!s.last) return;
+    setText(t, 'ago', t.ago, ago(now - s.last.at));
+    const stale = staleOf(s, now, quickest);
+    setData(t, 'stale', String(stale));
+    if (t.stale.hidden === stale) t.stale.hidden = !stale;
+  }
+
+  // layoutTiles puts the tiles in order, in one grid or a grid a group.
+  function layoutTiles() {
+    orderDirty = false;
+    sorted = false;
+    const ids = sortedOrder();
+    ids.forEach(function (id) { if (!tileOf.has(id)) makeTile(id); });
+    const groups = new Map(); // prefix → [id]
+    const byGroup = grouped && ids.length > FILTER_PAST;
+    ids.forEach(function (id) {
+      const g = byGroup ? prefixOf(id) : '';
+      if (!groups.has(g)) groups.set(g, []);
+      groups.get(g).push(id);
+    });
+    const frag = document.createDocumentFragment();
+    const names = Array.from(groups.keys()).sort(function (a, b) {
+      if (!a || !b) return a ? -1 : b ? 1 : 0; // sensors without a prefix last
+      return collator.compare(a, b);
+    });
+    names.forEach(function (g) {
+      const grid = el('ul', 'grid');
+      groups.get(g).forEach(function (id) { grid.append(tileOf.get(id).li); });
+      if (!byGroup) {
+        grid.setAttribute('aria-label', 'Sensors');
+        frag.append(grid);
+        return;
+      }
+      const section = el('section', 'group');
+      section.dataset.group = g;
+      const title = el('h3', 'group-title', (g || 'Other') + ' ');
+      title.append(el('span', 'group-count', '(' + groups.get(g).length + ')'));
+      grid.setAttribute('aria-label', g ? 'Sensors ' + g : 'Other sensors');
+      section.append(title, grid);
+      frag.append(section);
+    });
+    ui.tiles.replaceChildren(frag);
+    applyFilter();
+    allDirty = true;
+  }
+
+  // applyFilter hides the tiles whose name does not hold the filter's text.
+  function applyFilter() {
+    const q = tileOf.size > FILTER_PAST ? filterText.trim().toLowerCase() : '';
+    let shown = 0;
+    tileOf.forEach(function (t, id) {
+      const hide = q !== '' && id.toLowerCase().indexOf(q) < 0;
+      if (t.li.hidden !== hide) t.li.hidden = hide;
+      if (!hide) shown++;
+    });
+    ui.tiles.querySelectorAll('.group').forEach(function (g) {
+      const any = g.querySelector('.tile:not([hidden])') !== null;
+      if (g.hidden === any) g.hidden = !any;
+    });
+    const n = tileOf.size;
+    ui.tilesCount.textContent = q ? shown + ' of ' + n : String(n);
+    ui.tiles.dataset.shown = String(shown);
+  }
+
+  function renderTiles() {
+    const many = sensors.size > FILTER_PAST;
+    if (ui.finder.hidden === many) ui.finder.hidden = !many;
+    if (orderDirty) layoutTiles();
+    const now = Date.now();
+    const quickest = interval();
+    if (allDirty) {
+      allDirty = false;
+      dirty.clear();
+      tileOf.forEach(function (t, id) { updateTile(id, now, quickest); });
+      return;
+    }
+    dirty.forEach(function (id) { updateTile(id, now, quickest); });
+    dirty.clear();
+  }
+
+  // renderTileAges updates every tile's "how long ago" and "stale" (each second).
+  function renderTileAges() {
+    const now = Date.now();
+    const quickest = interval();
+    tileOf.forEach(function (t, id) {
+      const s = sensors.get(id);
+      if (s) updateAge(id, t, s, now, quickest);
+    });
+  }
+
+  ui.filter.addEventListener('input', function () {
+    filterText = ui.filter.value;
+    applyFilter();
+  });
+  ui.group.checked = grouped;
+  ui.group.addEventListener('change', function () {
+    grouped = ui.group.checked;
+    save(GROUP_KEY, grouped ? '1' : '0');
+    layoutTiles();
+    scheduleRender();
+  });
+
+  // ---------------------------------------------------------------------------
+  // View
 
   function toUnit(c) { return unit === 'F' ? c * 9 / 5 + 32 : c; }
 
@@ -331,8 +780,9 @@
     node.title = new Date(at).toLocaleString();
   }
 
-  // The view is drawn at most once a frame: a replay of thousands of events
-  // on connect is drawn once, and a hidden page draws nothing until shown.
+  // The view is drawn at most once a frame, and only what changed: a replay
+  // of thousands of events on connect is drawn once, and a hidden page draws
+  // nothing until shown.
   let renderPending = false;
 
   function scheduleRender() {
@@ -342,14 +792,23 @@
   }
 
   function render() {
+    const began = performance.now();
     renderPending = false;
-    const view = historyMode() ? historySeries() : null;
-    renderReading(view);
-    renderSensors();
-    renderChart(view);
+    syncSlots();
+    renderTiles();
+    if (chartDirty) {
+      // The focused sensor is drawn: its news makes the chart dirty too.
+      chartDirty = false;
+      const view = historyMode() ? historySeries() : null;
+      renderReading(view);
+      renderChart(view);
+    }
+    // The longest render; a test may delete the attribute to measure anew.
+    const took = performance.now() - began;
+    if (!(took <= Number(ui.tiles.dataset.frameMs))) ui.tiles.dataset.frameMs = took.toFixed(1);
   }
 
-  // renderReading shows the primary sensor's latest reading, and the low,
+  // renderReading shows the focused sensor's latest reading, and the low,
   // average and high of what the chart shows of it (view: a history view's
   // series, null when live).
   function renderReading(view) {
@@ -358,8 +817,11 @@
     if (!s || !s.last) return;
     const text = format(s.last);
     if (ui.temperature.textContent !== text) ui.temperature.textContent = text;
-    ui.sensor.textContent = s.id;
-    ui.swatch.className = 'swatch c' + s.color;
+    if (ui.sensor.textContent !== s.id) {
+      ui.sensor.textContent = s.id;
+      ui.sensor.title = s.id;
+    }
+    ui.swatch.className = 'swatch c' + (slots.has(s.id) ? slots.get(s.id) : 0);
     renderStats(s, view);
     renderAges();
   }
@@ -391,65 +853,23 @@
         sum += p[1];
         n++;
       });
-      if (!n) return;
+      if (!n) {
+        lo = hi = sum = s.last.celsius;
+        n = 1;
+      }
     }
     ui.low.textContent = toUnit(lo).toFixed(2);
     ui.avg.textContent = toUnit(sum / n).toFixed(2);
     ui.high.textContent = toUnit(hi).toFixed(2);
   }
 
-  // renderAges updates every "how long ago" (each second, and on news).
+  // renderAges updates the focused reading's "how long ago".
   function renderAges() {
     const s = primary();
     if (s && s.last) {
       setAgo(ui.ago, s.last.at);
-      ui.reading.dataset.stale = String(Date.now() - s.last.at > silenceLimit());
+      ui.reading.dataset.stale = String(staleOf(s, Date.now(), interval()));
     }
-    sensorItems.forEach(function (item, id) {
-      const t = sensors.get(id);
-      if (t && t.last) setAgo(item.ago, t.last.at);
-    });
-  }
-
-  const sensorItems = new Map(); // id → {li, button, value, ago}
-
-  function renderSensors() {
-    ui.sensors.hidden = sensors.size < 2;
-    if (sensors.size < 2) return;
-    const current = primary();
-    sensors.forEach(function (s, id) {
-      let item = sensorItems.get(id);
-      if (!item) {
-        const li = document.createElement('li');
-        const button = document.createElement('button');
-        button.type = 'button';
-        const swatch = document.createElement('span');
-        swatch.className = 'swatch c' + s.color;
-        swatch.setAttribute('aria-hidden', 'true');
-        const name = document.createElement('span');
-        name.className = 'name';
-        name.textContent = id;
-        const value = document.createElement('span');
-        value.className = 'value';
-        const when = document.createElement('time');
-        when.className = 'when';
-        button.append(swatch, name, value, when);
-        button.addEventListener('click', function () {
-          chosen = id;
-          save(SENSOR_KEY, id);
-          render();
-        });
-        li.append(button);
-        ui.sensors.append(li);
-        item = { li: li, button: button, value: value, ago: when };
-        sensorItems.set(id, item);
-      }
-      item.button.setAttribute('aria-pressed', String(s === current));
-      if (s.last) {
-        item.value.textContent = format(s.last) + ' ' + unitLabel();
-        setAgo(item.ago, s.last.at);
-      }
-    });
   }
 
   // ---------------------------------------------------------------------------
@@ -468,7 +888,6 @@
   };
   const MAX_BUCKETS = 2000; // the API's limit of points
   const MIN_ZOOM = 2000; // ms: the shortest span a drag zooms into
-  const SENSOR_LIST = 100; // sensors in one ?sensor= list (the API's limit)
   const RETRY_HISTORY = 10000; // ms before a failed history request is tried again
 
   function validRange(r) {
@@ -522,17 +941,13 @@
       });
   }
 
-  // sensorIds lists the sensors to ask history for: every one the server
-  // knows (GET /api/v1/sensors) and every one this page has seen.
+  // sensorIds lists the sensors to ask history for: those the chart draws,
+  // once the first is known (GET /api/v1/sensors).
   function sensorIds(signal) {
-    return fetchJSON('/api/v1/sensors', signal).then(function (body) {
-      (Array.isArray(body.sensors) ? body.sensors : []).forEach(function (r) {
-        if (r && typeof r.sensor === 'string' && r.sensor) colorOf(r.sensor);
-      });
-      return Array.from(colors.keys());
-    }, function (err) {
-      if (err && err.name === 'AbortError') throw err;
-      return Array.from(colors.keys()); // the ones seen, then
+    if (chartedNow.length) return Promise.resolve(chartedNow.slice());
+    return seeded.then(function () {
+      syncSlots();
+      return chartedNow.slice();
     });
   }
 
@@ -558,18 +973,16 @@
     if (!keep) hist = null;
     histLoading = true;
     histError = '';
+    chartDirty = true;
     scheduleRender();
     sensorIds(signal).then(function (ids) {
-      const lists = [];
-      for (let i = 0; i < ids.length; i += SENSOR_LIST) lists.push(ids.slice(i, i + SENSOR_LIST));
-      return Promise.all(lists.map(function (list) {
-        const q = new URLSearchParams();
-        q.set('sensor', list.join(','));
-        q.set('from', new Date(win[0]).toISOString());
-        q.set('to', new Date(win[1]).toISOString());
-        q.set('points', String(points));
-        return fetchJSON('/api/v1/history?' + q.toString(), signal);
-      }));
+      if (!ids.length) return [];
+      const q = new URLSearchParams();
+      q.set('sensor', ids.join(','));
+      q.set('from', new Date(win[0]).toISOString());
+      q.set('to', new Date(win[1]).toISOString());
+      q.set('points', String(points));
+      return fetchJSON('/api/v1/history?' + q.toString(), signal).then(function (body) { return [body]; });
     }).then(function (answers) {
       if (seq !== histSeq) return;
       hist = parseHistory(answers, key, win, points, asked);
@@ -582,6 +995,7 @@
       if (seq !== histSeq) return;
       histLoading = false;
       histAbort = null;
+      chartDirty = true;
       scheduleRender();
     });
   }
@@ -604,7 +1018,6 @@
       if (isFinite(to)) h.to = to;
       (Array.isArray(body.series) ? body.series : []).forEach(function (s) {
         if (!s || typeof s.sensor !== 'string' || !s.sensor || !Array.isArray(s.points)) return;
-        colorOf(s.sensor);
         if (num(s.widthSeconds) && s.widthSeconds > 0) width = Math.min(width, s.widthSeconds * 1000);
         const pts = [];
         s.points.forEach(function (p) {
@@ -663,7 +1076,9 @@
     }
     if (zoom) tailTo = zoom.to;
     let live = 0;
-    sensors.forEach(function (s, id) {
+    chartedNow.forEach(function (id) {
+      const s = sensors.get(id);
+      if (!s) return;
       let list = out.get(id);
       s.points.forEach(function (p) {
         if (!(p[0] >= tailFrom && p[0] <= tailTo)) return;
@@ -795,7 +1210,8 @@
     const bands = [];
     plotMeta = [];
     list.forEach(function (s) {
-      const color = cssVar(style, '--c' + s.color, '#e4572e');
+      const color = cssVar(style, '--c' + s.slot, '#0072b2');
+      const dash = DASHES[s.slot] || undefined;
       const meta = { id: s.id, avg: 0, min: 0, max: 0 };
       if (band) {
         const edge = { stroke: alpha(color, 0.45), width: 1, spanGaps: false, points: { show: false } };
@@ -809,6 +1225,7 @@
       series.push({
         label: s.id,
         stroke: color,
+        dash: dash,
         width: Math.max(2, px / 8),
         spanGaps: false,
         points: { show: false },
@@ -816,6 +1233,13 @@
       plotMeta.push(meta);
     });
     const x = { time: true };
+    if (!hm) {
+      // One reading (or several at one time): a minute around it, not years.
+      x.range = function (u, min, max) {
+        if (min == null || max == null) return [Date.now() / 1000 - 60, Date.now() / 1000];
+        return max - min < 1 ? [min - 30, max + 30] : [min, max];
+      };
+    }
     if (hm) {
       // The whole span asked for, even where it holds no reading.
       x.range = function (u, min, max) {
@@ -858,27 +1282,73 @@
     };
   }
 
+  // showReadout shows the time under the cursor, and each line's value
+  // there in the legend (its latest value when the cursor is off the chart).
   function showReadout(u) {
     const i = u.cursor.idx;
     if (i == null) {
       ui.readout.textContent = '';
+      legendValues(null);
       return;
     }
     const at = new Date(u.data[0][i] * 1000);
     const span = u.scales.x.max - u.scales.x.min;
-    const parts = [span > 86400 ? at.toLocaleString() : at.toLocaleTimeString()];
-    plotMeta.forEach(function (m) {
+    ui.readout.textContent = span > 86400 ? at.toLocaleString() : at.toLocaleTimeString();
+    legendValues(function (m) {
       const v = u.data[m.avg][i];
-      if (v == null) return;
-      let text = m.id + ' ' + v.toFixed(2) + ' ' + unitLabel();
+      if (v == null) return '–';
+      let text = v.toFixed(2) + ' ' + unitLabel();
       if (m.min && m.max) {
         const lo = u.data[m.min][i];
         const hi = u.data[m.max][i];
         if (lo != null && hi != null && hi > lo) text += ' (' + lo.toFixed(2) + '–' + hi.toFixed(2) + ')';
       }
-      parts.push(text);
+      return text;
     });
-    ui.readout.textContent = parts.join(' · ');
+  }
+
+  // legendItems: id → {li, value} of the legend's entries, one a line drawn.
+  let legendItems = new Map();
+  let cursorOn = false;
+
+  function renderLegend(list) {
+    const key = list.map(function (s) { return s.id + ':' + s.slot; }).join('\n');
+    if (ui.legend.dataset.key !== key) {
+      ui.legend.dataset.key = key;
+      legendItems = new Map();
+      const frag = document.createDocumentFragment();
+      list.forEach(function (s) {
+        const li = el('li', 'legend-item');
+        li.dataset.sensor = s.id;
+        li.dataset.slot = String(s.slot);
+        const name = el('span', 'legend-name', s.id);
+        name.title = s.id;
+        const value = el('span', 'legend-value');
+        li.append(el('span', 'line c' + s.slot), name, value);
+        frag.append(li);
+        legendItems.set(s.id, { li: li, value: value });
+      });
+      ui.legend.replaceChildren(frag);
+      ui.legend.hidden = list.length === 0;
+    }
+    if (!cursorOn) legendValues(null);
+  }
+
+  // legendValues writes each legend entry's value: of (meta) at the
+  // cursor, or each sensor's latest reading when of is null.
+  function legendValues(of) {
+    cursorOn = of !== null;
+    if (of) {
+      plotMeta.forEach(function (m) {
+        const item = legendItems.get(m.id);
+        if (item) item.value.textContent = of(m);
+      });
+      return;
+    }
+    legendItems.forEach(function (item, id) {
+      const s = sensors.get(id);
+      item.value.textContent = s && s.last ? format(s.last) + ' ' + unitLabel() : '–';
+    });
   }
 
   // onSelect zooms into the span dragged over.
@@ -937,12 +1407,13 @@
       const h = view;
       live = h.live;
       band = !!hist && hist.aggregated;
-      list = Array.from(colors.keys()).filter(function (id) { return h.series.has(id); })
-        .map(function (id) { return { id: id, color: colorOf(id) }; });
+      list = chartedNow.filter(function (id) { return h.series.has(id); })
+        .map(function (id) { return { id: id, slot: slots.get(id) }; });
       built = buildHistoryData(list, h.series, band);
       ui.historyMeta.textContent = historyText(built.count, live);
     } else {
-      list = Array.from(sensors.values());
+      list = chartedNow.filter(function (id) { return sensors.has(id); })
+        .map(function (id) { return { id: id, slot: slots.get(id), points: sensors.get(id).points }; });
       built = buildData(list);
       built.first = built.count ? built.data[0][0] * 1000 : Infinity;
       if (built.count > 0) {
@@ -969,6 +1440,7 @@
     d.from = hm && hist ? new Date(hist.from).toISOString() : '';
     d.to = hm && hist ? new Date(hist.to).toISOString() : '';
     d.first = isFinite(built.first) ? new Date(built.first).toISOString() : '';
+    renderLegend(list);
     ui.chart.setAttribute('aria-label', hm
       ? 'Chart: ' + historyText(built.count, live)
       : 'Chart of the readings the server keeps');
@@ -981,7 +1453,7 @@
       return; // the reading works without it
     }
     const px = fontPx();
-    const key = (hm ? 'history' : 'live') + '|' + band + '|' + list.map(function (s) { return s.id; }).join('\n') +
+    const key = (hm ? 'history' : 'live') + '|' + band + '|' + list.map(function (s) { return s.id + ':' + s.slot; }).join('\n') +
       '|' + unit + '|' + darkQuery.matches + '|' + px;
     if (plot && key === plotKey) {
       plot.setData(built.data);
@@ -999,11 +1471,15 @@
       if (plotKey.endsWith('|' + fontPx())) {
         plot.setSize(chartSize());
       } else {
-        render(); // the text size changed: build the chart again
+        chartDirty = true; // the text size changed: build the chart again
+        render();
       }
     }).observe(ui.chart);
   }
-  darkQuery.addEventListener('change', render);
+  darkQuery.addEventListener('change', function () {
+    chartDirty = true;
+    render();
+  });
 
   // ---------------------------------------------------------------------------
   // Range and zoom controls
@@ -1022,6 +1498,7 @@
       hist = null;
     }
     renderRangeControls();
+    chartDirty = true;
     scheduleRender();
   }
 
@@ -1035,6 +1512,7 @@
       } else {
         url.searchParams.set('range', range);
       }
+      url.search = url.search.replace(/%2C/gi, ',');
       if (url.href !== window.location.href) window.history.pushState({ range: range }, '', url.href);
     }
     showView();
@@ -1089,6 +1567,7 @@
     b.addEventListener('click', function () {
       setUnit(b.dataset.unit);
       save(UNIT_KEY, unit);
+      chartDirty = allDirty = true;
       render();
     });
   });
@@ -1105,9 +1584,11 @@
     watchdog();
     updateStatus();
     renderAges();
+    renderTileAges();
     refreshHistory();
   }, 1000);
 
+  const seeded = seed();
   render();
   connect();
   showView();
