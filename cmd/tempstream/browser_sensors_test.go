@@ -229,7 +229,10 @@ func browseSensors(t *testing.T, n int) {
 	  window.__longTasks = [];
 	  window.__observedFrom = performance.now();
 	  new PerformanceObserver((list) => {
-	    list.getEntries().forEach((e) => window.__longTasks.push(Math.round(e.duration)));
+	    list.getEntries().forEach((e) => {
+	      window.__longTasks.push(Math.round(e.duration));
+	      window.__longAt = (window.__longAt || []).concat([Math.round(e.startTime - window.__observedFrom)]);
+	    });
 	  }).observe({ type: 'longtask' });
 	  return true;
 	})()`); err != nil {
@@ -255,6 +258,8 @@ func browseSensors(t *testing.T, n int) {
 	if err != nil {
 		t.Fatalf("reading the long tasks: %v", err)
 	}
+	at, _ := eval[[]int](b, `window.__longAt || []`)
+	t.Logf("long tasks began at %v ms of the observation", at)
 	during := ts.metric(t, "tempstream_sse_events_published_total", `stream="temperature"`) - published
 	worst := 0
 	for _, d := range long {

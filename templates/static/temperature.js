@@ -55,6 +55,7 @@
   const MAX_POINTS = 10000; // readings kept of a sensor the chart draws
   const MIN_POINTS = 240; // … and of any other (its backfill comes when it is drawn)
   const MAX_LINES = 8; // sensors the chart draws: the palette's size
+  const TILE_BUDGET = 6; // ms of tile updates a frame; the rest wait for the next
   const FILTER_PAST = 12; // more sensors than this: the filter box and grouping
   const TREND_READINGS = 6; // readings a tile's trend is taken over
   const STEADY = 0.1; // °C: a change over them smaller than this is steady
@@ -721,12 +722,16 @@
     const quickest = interval();
     if (allDirty) {
       allDirty = false;
-      dirty.clear();
-      tileOf.forEach(function (t, id) { updateTile(id, now, quickest); });
-      return;
+      tileOf.forEach(function (t, id) { dirty.add(id); });
     }
-    dirty.forEach(function (id) { updateTile(id, now, quickest); });
-    dirty.clear();
+    // In pieces: what does not fit in this frame's budget waits for the next.
+    const began = performance.now();
+    for (const id of dirty) {
+      updateTile(id, now, quickest);
+      dirty.delete(id);
+      if (performance.now() - began > TILE_BUDGET) break;
+    }
+    if (dirty.size) scheduleRender();
   }
 
   // renderTileAges updates every tile's "how long ago" and "stale" (each second).
@@ -1105,12 +1110,19 @@
   let plotMeta = []; // per sensor drawn: {id, avg, min, max} (series indexes; min and max with the band)
   const darkQuery = window.matchMedia('(prefers-color-scheme: dark)');
 
+  // chartSize is the chart's box, as the ResizeObserver last reported it
+  // (reading it from the element would lay out the page mid-frame).
+  let chartBox = null;
   function chartSize() {
-    return { width: Math.max(ui.chart.clientWidth, 200), height: Math.max(ui.chart.clientHeight, 150) };
+    if (!chartBox) chartBox = { width: ui.chart.clientWidth, height: ui.chart.clientHeight };
+    return { width: Math.max(chartBox.width, 200), height: Math.max(chartBox.height, 150) };
   }
 
+  // fontPx is the chart's text size, read again when the chart resizes.
+  let chartFont = 0;
   function fontPx() {
-    return parseFloat(getComputedStyle(ui.chart).fontSize) || 14;
+    if (!chartFont) chartFont = parseFloat(getComputedStyle(ui.chart).fontSize) || 14;
+    return chartFont;
   }
 
   // buildData aligns every sensor's readings on one time axis (seconds).
@@ -1466,7 +1478,10 @@
   }
 
   if (typeof ResizeObserver === 'function') {
-    new ResizeObserver(function () {
+    new ResizeObserver(function (entries) {
+      const r = entries[entries.length - 1].contentRect;
+      chartBox = { width: Math.round(r.width), height: Math.round(r.height) };
+      chartFont = 0;
       if (!plot) return;
       if (plotKey.endsWith('|' + fontPx())) {
         plot.setSize(chartSize());
