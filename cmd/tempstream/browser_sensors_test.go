@@ -64,6 +64,7 @@ type tilesState struct {
 	Focused []string `json:"focused"` // tiles with data-focused=true
 	Pinned  []string `json:"pinned"`  // tiles with data-pinned=true
 	Stale   []string `json:"stale"`   // tiles with data-stale=true
+	Trends  int      `json:"trends"`  // tiles shown with a trend (rising, falling or steady)
 	Legend  []string `json:"legend"`  // data-sensor of the legend's entries
 	Values  []string `json:"values"`  // the legend's values
 	FrameMs string   `json:"frameMs"` // the longest render, ms
@@ -80,6 +81,7 @@ const tilesStateJS = `(() => {
     focused: all('#tiles .tile[data-focused="true"]').map((t) => t.dataset.sensor),
     pinned: all('#tiles .tile[data-pinned="true"]').map((t) => t.dataset.sensor),
     stale: all('#tiles .tile[data-stale="true"]').map((t) => t.dataset.sensor),
+    trends: all('#tiles .tile:not([hidden])').filter((t) => /^(rising|falling|steady)$/.test(t.dataset.trend || '')).length,
     legend: all('#legend .legend-item').map((t) => t.dataset.sensor),
     values: all('#legend .legend-value').map((t) => t.textContent),
     frameMs: document.getElementById('tiles').dataset.frameMs || '',
@@ -363,8 +365,8 @@ func browseSensors(t *testing.T, n int) {
 	switch n {
 	case 200:
 		b.run("typing in the filter", 5*time.Second, chromedp.SendKeys(chromedp.ID("filter"), "sim-19"))
-		tiles = b.waitTiles(3*time.Second, "the filter narrowing the tiles to sim-19 and sim-190 … 199", func(st tilesState) bool {
-			return st.Shown == 11
+		tiles = b.waitTiles(3*time.Second, "the filter narrowing the tiles to sim-19 and sim-190 … 199, each with its trend", func(st tilesState) bool {
+			return st.Shown == 11 && st.Trends == 11
 		})
 		b.screenshot(fmt.Sprintf("sensors-%d-filtered-1366x768-light", n), 1366, 768, 1, false, "light")
 	case 12:

@@ -118,7 +118,7 @@
   // Readings
 
   // sensors: id → {id, points: [[ms, celsius or null (a gap)]], last, gaps,
-  // usual (ms: the median gap, 0 while unknown), recent (last celsius values)}
+  // usual (ms: the median gap, 0 while unknown)}
   const sensors = new Map();
   let lastId = ''; // the last event ID seen
   let lastEpoch = '';
@@ -140,7 +140,7 @@
   function sensorFor(id) {
     let s = sensors.get(id);
     if (!s) {
-      s = { id: id, points: [], last: null, gaps: [], usual: 0, recent: [] };
+      s = { id: id, points: [], last: null, gaps: [], usual: 0 };
       sensors.set(id, s);
       order.push(id);
       orderDirty = true;
@@ -183,8 +183,6 @@
     addPoint(s, at, celsius, capOf(name));
     if (!s.last || at >= s.last.at) {
       s.last = { celsius: celsius, data: data, at: at };
-      s.recent.push(celsius);
-      if (s.recent.length > TREND_READINGS) s.recent.shift();
     }
     markDirty(name);
     return s;
@@ -211,7 +209,10 @@
   // readings ('' with fewer than three): the change along a straight line
   // fitted through them.
   function trendOf(s) {
-    const v = s.recent;
+    const v = [];
+    for (let i = s.points.length - 1; i >= 0 && v.length < TREND_READINGS; i--) {
+      if (s.points[i][1] !== null) v.unshift(s.points[i][1]);
+    }
     const n = v.length;
     if (n < 3) return '';
     let sx = 0;
