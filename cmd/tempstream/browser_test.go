@@ -54,7 +54,12 @@ func TestBrowserPage(t *testing.T) {
 	}
 
 	// It changes with the next events, and shows the newest event's reading.
-	first := st
+	// (The first reading may be GET /api/v1/sensors' answer, before the
+	// stream's first event.)
+	first := b.waitState(2*time.Second, "the stream's first event", func(st pageState) bool {
+		_, ok := st.temperature()
+		return ok && st.LastID != ""
+	})
 	st = b.waitState(3*time.Second, "#temperature changing with the next events", func(st pageState) bool {
 		return st.Temperature != first.Temperature && seqOf(t, st.LastID) > seqOf(t, first.LastID)
 	})
