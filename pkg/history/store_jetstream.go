@@ -307,6 +307,29 @@ func (s *JetStreamStore) Summaries(ctx context.Context, sensor string, g Granula
 	return out, nil
 }
 
+// createConsumer creates a consumer on st, trying again for up to 2 s
+// while the JetStream API has no responder: in a cluster the stream's leader
+// can be moving (just after the stream is created, or a node restarts), and
+// "no responders" then is a wait, not a failure.
+func createConsumer(ctx context.Context, st jetstream.Stream, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	wait := 50 * time.Millisecond
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		cons, err := st.CreateConsumer(ctx, cfg)
+		if err == nil || !errors.Is(err, nats.ErrNoResponders) || time.Now().Add(wait).After(deadline) {
+			return cons, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		wait *= 2
+	}
+}
+
 // rawSlack is how much later than taken a reading is looked for in the
 // readings stream's storage time.
 const rawSlack = 2 * time.Minute
@@ -334,7 +357,7 @@ func (s *JetStreamStore) Raw(ctx context.Context, sensor string, from, to time.T
 	if limit <= 0 || !from.Before(to) || !validSubjectKey(sensor) || state.Msgs == 0 {
 		return nil, complete, nil
 	}
-	cons, err := st.CreateConsumer(ctx, jetstream.ConsumerConfig{
+	cons, err := createConsumer(ctx, st, jetstream.ConsumerConfig{
 		FilterSubject:     s.o.Subject + "." + sensor,
 		DeliverPolicy:     jetstream.DeliverByStartTimePolicy,
 		OptStartTime:      new(from.Add(-reading.MaxFuture)),
