@@ -75,7 +75,13 @@ func (ts *testServer) getHistory(t testing.TB, rawQuery string) ingestAnswer {
 // history GETs the history and expects a 200 with a strict JSON answer.
 func (ts *testServer) history(t testing.TB, rawQuery string) historyBody {
 	t.Helper()
-	a := ts.getHistory(t, rawQuery)
+	return historyOf(t, rawQuery, ts.getHistory(t, rawQuery))
+}
+
+// historyOf checks a, the answer to GET /api/v1/history?rawQuery: a 200
+// with a strict JSON answer.
+func historyOf(t testing.TB, rawQuery string, a ingestAnswer) historyBody {
+	t.Helper()
 	if a.status != http.StatusOK || !strings.HasPrefix(a.header.Get("Content-Type"), "application/json") {
 		t.Fatalf("GET /api/v1/history?%s: %s (%s)", rawQuery, a, a.header.Get("Content-Type"))
 	}
@@ -355,12 +361,16 @@ func TestHistoryNATS(t *testing.T) {
 
 // waitHistory polls the history with rawQuery until want holds of its
 // answer, failing after 10 s (summaries are written within a second of
-// their readings).
+// their readings); a 503 with Retry-After is asked again.
 func waitHistory(t testing.TB, ts *testServer, rawQuery, what string, want func(historyBody) bool) historyBody {
 	t.Helper()
 	var hb historyBody
 	testharness.WaitFor(t, 10*time.Second, what, func() bool {
-		hb = ts.history(t, rawQuery)
+		a := ts.getHistory(t, rawQuery)
+		if a.status == http.StatusServiceUnavailable && a.header.Get("Retry-After") != "" {
+			return false // the store not answering yet (a cluster settling): ask again
+		}
+		hb = historyOf(t, rawQuery, a)
 		return want(hb)
 	})
 	return hb

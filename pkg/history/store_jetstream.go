@@ -307,23 +307,34 @@ func (s *JetStreamStore) Summaries(ctx context.Context, sensor string, g Granula
 	return out, nil
 }
 
-// createConsumer creates a consumer on st, trying again for up to 2 s
-// while the JetStream API has no responder: in a cluster the stream's leader
-// can be moving (just after the stream is created, or a node restarts), and
-// "no responders" then is a wait, not a failure.
+// createConsumer creates a consumer on st, waiting out "no responders"
+// (see waitResponders).
 func createConsumer(ctx context.Context, st jetstream.Stream, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	var cons jetstream.Consumer
+	err := waitResponders(ctx, func() (err error) {
+		cons, err = st.CreateConsumer(ctx, cfg)
+		return err
+	})
+	return cons, err
+}
+
+// waitResponders runs call, and again for up to 2 s while it fails with
+// "no responders": in a cluster the JetStream API, a stream's leader or a
+// consumer just created on another server can be not yet (or no longer)
+// listening, and that is a wait, not a failure.
+func waitResponders(ctx context.Context, call func() error) error {
 	wait := 50 * time.Millisecond
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		cons, err := st.CreateConsumer(ctx, cfg)
+		err := call()
 		if err == nil || !errors.Is(err, nats.ErrNoResponders) || time.Now().Add(wait).After(deadline) {
-			return cons, err
+			return err
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-t.C:
 		}
 		wait *= 2
@@ -381,7 +392,11 @@ func (s *JetStreamStore) Raw(ctx context.Context, sensor string, from, to time.T
 	)
 	for stop := false; pending > 0 && !stop; {
 		fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		batch, err := cons.Fetch(int(min(pending, 1000)), jetstream.FetchContext(fctx))
+		var batch jetstream.MessageBatch
+		err := waitResponders(fctx, func() (err error) {
+			batch, err = cons.Fetch(int(min(pending, 1000)), jetstream.FetchContext(fctx))
+			return err
+		})
 		if err != nil {
 			cancel()
 			return nil, false, fmt.Errorf("history: raw readings of %s: %w", sensor, err)
