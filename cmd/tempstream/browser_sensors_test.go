@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -371,7 +370,7 @@ func browseSensors(t *testing.T, n int) {
 		b.screenshot(fmt.Sprintf("sensors-%d-filtered-1366x768-light", n), 1366, 768, 1, false, "light")
 	case 12:
 		for _, id := range []string{"lab.1", "lab.2"} {
-			postReadings(t, ts, `{"sensor":"`+id+`","celsius":21.5}`)
+			checkAccepted(t, ts.ingestJSON(t, `{"sensor":"`+id+`","celsius":21.5}`), 1)
 		}
 		b.waitTiles(5*time.Second, "14 tiles and the filter box", func(st tilesState) bool {
 			return len(st.Sensors) == 14 && st.Finder
@@ -394,12 +393,4 @@ func browseSensors(t *testing.T, n int) {
 func (b *browser) press(what, sel, key string) {
 	b.t.Helper()
 	b.run("focusing "+what, 5*time.Second, chromedp.Focus(chromedp.CSS(sel)), chromedp.KeyEvent(key))
-}
-
-// postReadings posts body to the ingest API and fails unless it is accepted.
-func postReadings(t *testing.T, ts *testServer, body string) {
-	t.Helper()
-	if a := ts.ingestJSON(t, body); a.status != http.StatusAccepted {
-		t.Fatalf("posting %s: %v", body, a)
-	}
 }

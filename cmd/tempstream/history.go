@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/tempstream/tempstream/pkg/history"
 	"github.com/tempstream/tempstream/pkg/httpjson"
 	"github.com/tempstream/tempstream/pkg/reading"
@@ -117,9 +115,8 @@ func handleHistory(hist history.Store, temps *sse.Stream, maxSensors int, now fu
 			return
 		case err != nil && r.Context().Err() != nil:
 			return // the client is gone
-		case errors.Is(err, nats.ErrNoResponders):
-			// JetStream did not answer (a cluster's leader moving, a
-			// server catching up): a wait, not a fault of the request.
+		case errors.Is(err, history.ErrUnavailable):
+			// A wait (a cluster settling), not a fault of the request.
 			w.Header().Set("Retry-After", "1")
 			httpjson.Error(w, http.StatusServiceUnavailable, "the history store is not answering, try again: "+err.Error(), nil)
 			return

@@ -6,6 +6,10 @@ import "errors"
 var (
 	// ErrClosed is returned by queries after Close.
 	ErrClosed = errors.New("history: store closed")
+	// ErrUnavailable is returned by queries the store could not answer
+	// for now (JetStream had no responder); the same query may succeed
+	// when asked again.
+	ErrUnavailable = errors.New("history: store not answering")
 )
 
 // RequestError is a query that cannot be answered as asked: Field names

@@ -44,7 +44,8 @@ type Bucket struct {
 // Store is where history is kept; it reads what it keeps as readings are
 // stored (the memory store is handed each stored reading with Record; the
 // JetStream one follows the readings stream itself). Its methods are safe for
-// concurrent use; after Close, queries fail with ErrClosed.
+// concurrent use; after Close, queries fail with ErrClosed; a query the
+// store cannot answer for now fails with ErrUnavailable.
 type Store interface {
 	// Summaries returns the buckets of sensor at granularity g whose Start
 	// is in [from, to), oldest first; buckets with no reading are absent.

@@ -254,6 +254,11 @@ func (s *JetStreamStore) Close() {
 // Summaries returns the stored buckets of sensor at g starting in [from,
 // to), oldest first. The range is cut to what HistoryAge keeps.
 func (s *JetStreamStore) Summaries(ctx context.Context, sensor string, g Granularity, from, to time.Time) ([]Bucket, error) {
+	bs, err := s.summaries(ctx, sensor, g, from, to)
+	return bs, unavailable(err)
+}
+
+func (s *JetStreamStore) summaries(ctx context.Context, sensor string, g Granularity, from, to time.Time) ([]Bucket, error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -307,38 +312,14 @@ func (s *JetStreamStore) Summaries(ctx context.Context, sensor string, g Granula
 	return out, nil
 }
 
-// createConsumer creates a consumer on st, waiting out "no responders"
-// (see waitResponders).
-func createConsumer(ctx context.Context, st jetstream.Stream, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
-	var cons jetstream.Consumer
-	err := waitResponders(ctx, func() (err error) {
-		cons, err = st.CreateConsumer(ctx, cfg)
-		return err
-	})
-	return cons, err
-}
-
-// waitResponders runs call, and again for up to 2 s while it fails with
-// "no responders": in a cluster the JetStream API, a stream's leader or a
-// consumer just created on another server can be not yet (or no longer)
-// listening, and that is a wait, not a failure.
-func waitResponders(ctx context.Context, call func() error) error {
-	wait := 50 * time.Millisecond
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		err := call()
-		if err == nil || !errors.Is(err, nats.ErrNoResponders) || time.Now().Add(wait).After(deadline) {
-			return err
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		wait *= 2
+// unavailable marks err as ErrUnavailable when JetStream had no responder
+// for a request (in a cluster: its API or a leader not yet, or no longer,
+// listening), so that callers can say "try again" without knowing NATS.
+func unavailable(err error) error {
+	if errors.Is(err, nats.ErrNoResponders) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
+	return err
 }
 
 // rawSlack is how much later than taken a reading is looked for in the
@@ -349,6 +330,11 @@ const rawSlack = 2 * time.Minute
 // first, read from the readings stream; complete is false when from is
 // older than the stream's first message.
 func (s *JetStreamStore) Raw(ctx context.Context, sensor string, from, to time.Time, limit int) ([]Sample, bool, error) {
+	rs, complete, err := s.raw(ctx, sensor, from, to, limit)
+	return rs, complete, unavailable(err)
+}
+
+func (s *JetStreamStore) raw(ctx context.Context, sensor string, from, to time.Time, limit int) ([]Sample, bool, error) {
 	if s.closed.Load() {
 		return nil, false, ErrClosed
 	}
@@ -368,7 +354,7 @@ func (s *JetStreamStore) Raw(ctx context.Context, sensor string, from, to time.T
 	if limit <= 0 || !from.Before(to) || !validSubjectKey(sensor) || state.Msgs == 0 {
 		return nil, complete, nil
 	}
-	cons, err := createConsumer(ctx, st, jetstream.ConsumerConfig{
+	cons, err := st.CreateConsumer(ctx, jetstream.ConsumerConfig{
 		FilterSubject:     s.o.Subject + "." + sensor,
 		DeliverPolicy:     jetstream.DeliverByStartTimePolicy,
 		OptStartTime:      new(from.Add(-reading.MaxFuture)),
@@ -392,11 +378,7 @@ func (s *JetStreamStore) Raw(ctx context.Context, sensor string, from, to time.T
 	)
 	for stop := false; pending > 0 && !stop; {
 		fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		var batch jetstream.MessageBatch
-		err := waitResponders(fctx, func() (err error) {
-			batch, err = cons.Fetch(int(min(pending, 1000)), jetstream.FetchContext(fctx))
-			return err
-		})
+		batch, err := cons.Fetch(int(min(pending, 1000)), jetstream.FetchContext(fctx))
 		if err != nil {
 			cancel()
 			return nil, false, fmt.Errorf("history: raw readings of %s: %w", sensor, err)

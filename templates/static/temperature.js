@@ -177,7 +177,7 @@
     return isCharted(id) ? MAX_POINTS : MIN_POINTS;
   }
 
-  // remember records a reading of sensor name; true if it is new.
+  // remember records a reading of sensor name.
   function remember(name, at, celsius, data) {
     const s = sensorFor(name);
     addPoint(s, at, celsius, capOf(name));
@@ -185,7 +185,6 @@
       s.last = { celsius: celsius, data: data, at: at };
     }
     markDirty(name);
-    return s;
   }
 
   // interval estimates the time between readings (ms): the usual interval
@@ -297,14 +296,10 @@
     return fetchJSON('/api/v1/sensors').then(function (body) {
       (Array.isArray(body.sensors) ? body.sensors : []).forEach(function (r) {
         if (!r || typeof r.sensor !== 'string' || !r.sensor || !num(r.celsius)) return;
-        const s = sensors.get(r.sensor);
         const at = Date.parse(r.at);
-        if (!isFinite(at) || (s && s.last && s.last.at >= at)) return; // the stream's is as new
-        if (!s) {
-          const t = sensorFor(r.sensor);
-          t.last = { celsius: r.celsius, data: typeof r.data === 'string' ? r.data : '', at: at };
-          markDirty(r.sensor);
-        }
+        if (!isFinite(at) || sensors.has(r.sensor)) return; // the stream's is as new
+        sensorFor(r.sensor).last = { celsius: r.celsius, data: typeof r.data === 'string' ? r.data : '', at: at };
+        markDirty(r.sensor);
       });
       scheduleRender();
     }, function () { /* the stream fills them */ });
@@ -318,15 +313,14 @@
     backfilled.add(id);
     const q = new URLSearchParams({ sensor: id, limit: String(MAX_POINTS) });
     fetchJSON('/api/v1/readings?' + q.toString()).then(function (body) {
-      const s = sensors.get(id);
+      const s = sensorFor(id);
       const list = Array.isArray(body.readings) ? body.readings : [];
-      const oldest = s && s.points.length ? s.points[0][0] : Infinity;
-      const t = sensorFor(id);
+      const oldest = s.points.length ? s.points[0][0] : Infinity;
       let added = 0;
       list.forEach(function (r) {
         const at = r ? Date.parse(r.at) : NaN;
         if (!isFinite(at) || !num(r.celsius) || at >= oldest) return;
-        addPoint(t, at, r.celsius, capOf(id));
+        addPoint(s, at, r.celsius, capOf(id));
         added++;
       });
       if (added) {
@@ -614,12 +608,11 @@
     }
   }
 
-  function updateTile(id, now, quickest) {
+  function updateTile(id, focusedId, now, quickest) {
     const s = sensors.get(id);
     const t = tileOf.get(id);
     if (!s || !t) return;
-    const p = primary();
-    const focused = !!p && p.id === id;
+    const focused = id === focusedId;
     const pinned = pins.indexOf(id) >= 0;
     const slot = slots.has(id) ? slots.get(id) : -1;
     setData(t, 'focused', String(focused));
@@ -647,10 +640,10 @@
       t.text.at = s.last.at;
       t.ago.dateTime = new Date(s.last.at).toISOString();
     }
-    updateAge(id, t, s, now, quickest);
+    updateAge(t, s, now, quickest);
   }
 
-  function updateAge(id, t, s, now, quickest) {
+  function updateAge(t, s, now, quickest) {
     if (!s.last) return;
     setText(t, 'ago', t.ago, ago(now - s.last.at));
     const stale = staleOf(s, now, quickest);
@@ -721,6 +714,8 @@
     if (orderDirty) layoutTiles();
     const now = Date.now();
     const quickest = interval();
+    const p = primary();
+    const focusedId = p ? p.id : '';
     if (allDirty) {
       allDirty = false;
       tileOf.forEach(function (t, id) { dirty.add(id); });
@@ -728,7 +723,7 @@
     // In pieces: what does not fit in this frame's budget waits for the next.
     const began = performance.now();
     for (const id of dirty) {
-      updateTile(id, now, quickest);
+      updateTile(id, focusedId, now, quickest);
       dirty.delete(id);
       if (performance.now() - began > TILE_BUDGET) break;
     }
@@ -741,7 +736,7 @@
     const quickest = interval();
     tileOf.forEach(function (t, id) {
       const s = sensors.get(id);
-      if (s) updateAge(id, t, s, now, quickest);
+      if (s) updateAge(t, s, now, quickest);
     });
   }
 
